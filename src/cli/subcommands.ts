@@ -1,0 +1,12 @@
+import type { CommandDef } from "citty";
+
+/**
+ * Subcommands beside the roles. Each entry loads its module on demand; add one line per command.
+ * The description is shown by `veilnet --help` without loading the module.
+ */
+export const SUBCOMMANDS: Record<string, { description: string; load: () => Promise<CommandDef> }> = {
+  version: {
+    description: "print the version and build facts",
+    load: async () => (await import("./version-command.ts")).versionCommand as CommandDef,
+  },
+};

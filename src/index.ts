@@ -1,0 +1,3 @@
+/** Library entry for embedded use: `import { ... } from "veilnet"`. */
+export { UsageError, VeilnetError } from "./errors.ts";
+export { VERSION } from "./version.ts";
