@@ -1,0 +1,4 @@
+import { aeadConformance } from "./aead.case.ts";
+import { opensslBackend } from "./openssl.ts";
+
+aeadConformance(opensslBackend);
