@@ -13,12 +13,14 @@ import {
   type KeyObject,
   sign as nodeSign,
   verify as nodeVerify,
-  randomBytes,
 } from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { IdentityError } from "./errors.ts";
+import { type Rng, systemRng } from "./rng.ts";
+
+export { IdentityError };
 
 /* Specification constants */
 export const ED25519_PUBLIC_SIZE = 32;
@@ -31,6 +33,9 @@ export const MLKEM768_CIPHERTEXT_SIZE = 1088;
 export const HYBRID_SIGNATURE_SIZE = ED25519_SIGNATURE_SIZE + MLDSA65_SIGNATURE_SIZE;
 export const NODE_ID_SIZE = 32;
 export const NODE_ID_LABEL = "veilnet node id v1";
+export const ISSUER_KEY_ID_SIZE = 16;
+export const ISSUER_KEY_ID_LABEL = "veilnet issuer key id v1";
+export const MLKEM768_SHARED_SIZE = 32;
 
 /* Layout of the secret seed file: version(1) | ed25519(32) | mldsa65(32) | x25519(32) | mlkem768(64) */
 export const IDENTITY_SECRET_VERSION = 1;
@@ -54,7 +59,8 @@ export interface PublicKeys {
 export interface SigningKeys {
   readonly ed25519Public: Uint8Array;
   readonly mldsa65Public: Uint8Array;
-  sign(message: Uint8Array, context: string): Uint8Array;
+  /** `random` (32 bytes) hedges the ML-DSA half; omit it to use the system CSPRNG. */
+  sign(message: Uint8Array, context: string, random?: Uint8Array): Uint8Array;
 }
 
 /** A full node identity: signing keys, static KEM keys, and the derived node id. */
@@ -92,10 +98,11 @@ export class Identity implements SigningKeys {
     this.nodeId = nodeIdOf(this.publicKeys);
   }
 
-  static generate(): Identity {
+  /** A fresh identity; `rng` is injectable so that test vectors are reproducible. */
+  static generate(rng: Rng = systemRng): Identity {
     const seed = new Uint8Array(IDENTITY_SECRET_SIZE);
     seed[0] = IDENTITY_SECRET_VERSION;
-    seed.set(randomBytes(IDENTITY_SECRET_SIZE - 1), 1);
+    seed.set(rng(IDENTITY_SECRET_SIZE - 1), 1);
     return new Identity(seed);
   }
 
@@ -123,11 +130,12 @@ export class Identity implements SigningKeys {
   }
 
   /** Hybrid signature: ed25519(64) || ml-dsa-65(3309) over a domain-separated message. */
-  sign(message: Uint8Array, context: string): Uint8Array {
+  sign(message: Uint8Array, context: string, random?: Uint8Array): Uint8Array {
     const framed = frame(context, message);
     const out = new Uint8Array(HYBRID_SIGNATURE_SIZE);
     out.set(nodeSign(null, framed, this.#ed25519), 0);
-    out.set(ml_dsa65.sign(framed, this.#mldsaSecret), ED25519_SIGNATURE_SIZE);
+    const opts = random === undefined ? {} : { extraEntropy: random };
+    out.set(ml_dsa65.sign(framed, this.#mldsaSecret, opts), ED25519_SIGNATURE_SIZE);
     return out;
   }
 
@@ -138,6 +146,9 @@ export class Identity implements SigningKeys {
 
   /** ML-KEM-768 decapsulation with our static key. */
   decapsulate(ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length !== MLKEM768_CIPHERTEXT_SIZE) {
+      throw new IdentityError("IDENTITY_BAD_MLKEM_CT", "ml-kem-768 ciphertext must be 1088 bytes");
+    }
     return ml_kem768.decapsulate(ciphertext, this.#mlkemSecret);
   }
 }
@@ -171,8 +182,8 @@ export function verifyHybrid(
 export class EphemeralX25519 {
   readonly publicKey: Uint8Array;
   readonly #secret: KeyObject;
-  constructor() {
-    const raw = randomBytes(32);
+  constructor(rng: Rng = systemRng) {
+    const raw = rng(32);
     this.#secret = createPrivateKey({
       key: Buffer.concat([PKCS8_X25519, raw]),
       format: "der",
@@ -184,6 +195,79 @@ export class EphemeralX25519 {
   shared(peerPublic: Uint8Array): Uint8Array {
     return x25519Shared(this.#secret, peerPublic);
   }
+}
+
+/** An ephemeral ML-KEM-768 key pair: the post-quantum half of the handshake's forward secrecy. */
+export class EphemeralMlKem768 {
+  readonly publicKey: Uint8Array;
+  #secret: Uint8Array;
+  constructor(rng: Rng = systemRng) {
+    const seed = rng(64);
+    const kp = ml_kem768.keygen(seed);
+    seed.fill(0);
+    this.publicKey = kp.publicKey;
+    this.#secret = kp.secretKey;
+  }
+  decapsulate(ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length !== MLKEM768_CIPHERTEXT_SIZE) {
+      throw new IdentityError("IDENTITY_BAD_MLKEM_CT", "ml-kem-768 ciphertext must be 1088 bytes");
+    }
+    return ml_kem768.decapsulate(ciphertext, this.#secret);
+  }
+  /** Overwrites the secret key; the object must not be used afterwards. */
+  wipe(): void {
+    this.#secret.fill(0);
+    this.#secret = new Uint8Array(0);
+  }
+}
+
+/** A peer's ML-KEM-768 public key, expanded once so that repeated encapsulations are cheaper. */
+export class MlKemRecipient {
+  readonly #prepared: { encapsulate(msg: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array } };
+  constructor(publicKey: Uint8Array) {
+    if (publicKey.length !== MLKEM768_PUBLIC_SIZE) {
+      throw new IdentityError("IDENTITY_BAD_MLKEM", "ml-kem-768 public key must be 1184 bytes");
+    }
+    try {
+      this.#prepared = ml_kem768.prepare(publicKey);
+    } catch {
+      throw new IdentityError("IDENTITY_BAD_MLKEM", "ml-kem-768 public key is not canonical");
+    }
+  }
+  /** Returns the ciphertext and the 32-byte shared secret; `rng` supplies the 32-byte message. */
+  encapsulate(rng: Rng = systemRng): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+    const msg = rng(32);
+    const out = this.#prepared.encapsulate(msg);
+    msg.fill(0);
+    return out;
+  }
+}
+
+/** Encapsulates to a one-off ML-KEM-768 public key (an ephemeral key seen once). */
+export function mlKemEncapsulate(
+  publicKey: Uint8Array,
+  rng: Rng = systemRng,
+): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  if (publicKey.length !== MLKEM768_PUBLIC_SIZE) {
+    throw new IdentityError("IDENTITY_BAD_MLKEM", "ml-kem-768 public key must be 1184 bytes");
+  }
+  const msg = rng(32);
+  try {
+    return ml_kem768.encapsulate(publicKey, msg);
+  } catch {
+    throw new IdentityError("IDENTITY_BAD_MLKEM", "ml-kem-768 public key is not canonical");
+  } finally {
+    msg.fill(0);
+  }
+}
+
+/** The id of a Guardian (issuer) signing key: SHA-256 over a label and both public halves, 16 bytes. */
+export function issuerKeyIdOf(keys: Pick<SigningKeys, "ed25519Public" | "mldsa65Public">): Uint8Array {
+  const h = sha256.create();
+  h.update(new TextEncoder().encode(ISSUER_KEY_ID_LABEL));
+  h.update(keys.ed25519Public);
+  h.update(keys.mldsa65Public);
+  return h.digest().subarray(0, ISSUER_KEY_ID_SIZE);
 }
 
 /** The node id: SHA-256 over a label and all four public keys, so it commits to the whole identity. */
