@@ -182,7 +182,7 @@ describe("session", () => {
       rng = (rng * 1103515245 + 12345) & 0x7fffffff;
       return rng / 0x7fffffff;
     };
-    const seqs = [0, 0];
+    const seqs: [number, number] = [0, 0];
     const got = [new Set<number>(), new Set<number>()];
     const staged: [number, number][][] = [[], []];
     const send = (from: 0 | 1, now: number, len: number, seq: number) => {
