@@ -9,4 +9,8 @@ export const SUBCOMMANDS: Record<string, { description: string; load: () => Prom
     description: "print the version and build facts",
     load: async () => (await import("./version-command.ts")).versionCommand as CommandDef,
   },
+  admin: {
+    description: "realms, enrolment tokens and signed admin commands to nodes (on the Guardian host)",
+    load: async () => (await import("../roles/guardian/admin/command.ts")).adminCommand as CommandDef,
+  },
 };

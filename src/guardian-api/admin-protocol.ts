@@ -9,6 +9,7 @@
  * ADMIN_RESULT_CONTEXT and echoes the command id, so the Guardian can tell it apart from a replay.
  */
 import { randomBytes } from "node:crypto";
+import { TAINT_PATTERN } from "../anchor/certificate.ts";
 import type { SigningKeys } from "../anchor/identity.ts";
 import { AdminProtocolError } from "./errors.ts";
 import { openUnverified, type SignedJson, signJson, type VerifyKeys, verifyOpened } from "./signed-json.ts";
@@ -108,7 +109,7 @@ export function parseAdminCommand(value: unknown): AdminCommand {
   const a = obj(o.args);
   const args: { taint?: string; hard?: boolean; reason?: string } = {};
   if (a.taint !== undefined) {
-    if (typeof a.taint !== "string" || !/^[A-Za-z0-9_.:=-]{1,64}$/.test(a.taint)) throw shape("bad taint");
+    if (typeof a.taint !== "string" || !TAINT_PATTERN.test(a.taint)) throw shape("bad taint");
     args.taint = a.taint;
   }
   if (a.hard !== undefined) {

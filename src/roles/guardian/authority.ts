@@ -3,10 +3,12 @@
  * the database, and the realm account keys. `initState` creates all of it once; `openAuthority`
  * loads it and checks that it is whole.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import { Identity } from "../../anchor/identity.ts";
 import {
   createTrust,
+  issueServerFiles,
   loadTrust,
   type NatsKey,
   natsKeyFromSeed,
@@ -29,6 +31,8 @@ export interface InitOptions {
   /** DNS names and IP addresses the HTTPS API is reached at (its certificate's SANs). */
   apiDnsNames: readonly string[];
   apiIpAddresses: readonly string[];
+  /** Use this existing trust directory (made by `master --init`) instead of creating one. */
+  adoptTrust?: string;
 }
 
 export interface Authority {
@@ -50,18 +54,19 @@ export async function initState(root: string, opts: InitOptions): Promise<void> 
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
   }
-  await createTrust({
-    dir: p.trust.dir,
-    operatorName: opts.operatorName,
-    servers: [
-      {
-        name: API_CERT_NAME,
-        commonName: "veilnet guardian",
-        dnsNames: opts.apiDnsNames,
-        ipAddresses: opts.apiIpAddresses,
-      },
-    ],
-  });
+  const apiCert = {
+    name: API_CERT_NAME,
+    commonName: "veilnet guardian",
+    dnsNames: opts.apiDnsNames,
+    ipAddresses: opts.apiIpAddresses,
+  };
+  if (opts.adoptTrust) {
+    const trust = await loadTrust(resolve(opts.adoptTrust)); // checks it is whole before linking it
+    symlinkSync(trust.paths.dir, p.trust.dir);
+    if (!existsSync(p.trust.serverCert(API_CERT_NAME))) await issueServerFiles(trust, apiCert);
+  } else {
+    await createTrust({ dir: p.trust.dir, operatorName: opts.operatorName, servers: [apiCert] });
+  }
   const identity = Identity.generate();
   writeFileAtomic(p.guardianKey, identity.exportSecret(), { mode: 0o600, exclusive: true });
   const store = new Store(openDatabase(p.db, { create: true }));
