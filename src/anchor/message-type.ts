@@ -9,5 +9,7 @@ export const MsgType = {
   CookieReply: 3,
   Transport: 4,
   PathCell: 5,
+  /** One byte, no payload: opens a NAT mapping towards a peer that is about to dial us. Ignored on receipt. */
+  Punch: 6,
 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];

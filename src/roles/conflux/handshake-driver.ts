@@ -113,7 +113,7 @@ export class HandshakeDriver {
       this.#apply(dial, dial.initiator.receive(d, now, endpointKey(from)), from, now);
       return;
     }
-    this.counters.dropped++;
+    if (type !== MsgType.Punch) this.counters.dropped++;
   }
 
   /** Retransmissions, punching resends and time-outs. Call every ~100 ms. */

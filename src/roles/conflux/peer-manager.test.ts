@@ -1,0 +1,178 @@
+import { describe, expect, test } from "bun:test";
+import { type Certificate, issueCertificate } from "../../anchor/certificate.ts";
+import { Identity } from "../../anchor/identity.ts";
+import { trustedIssuers } from "../../anchor/issuer.ts";
+import type { Endpoint } from "../../ffi/udp.ts";
+import type { PeerConfig, SessionKeys } from "./dataplane/dataplane.ts";
+import { endpointKey, HandshakeDriver } from "./handshake-driver.ts";
+import type { PacketIO } from "./packet-io.ts";
+import { DEAD_AFTER_MS, PeerManager } from "./peer-manager.ts";
+
+const realmKey = Identity.generate();
+const trust = { realmKeys: trustedIssuers(realmKey), realm: "pm-realm" };
+
+/** Records what the manager installs; carries control datagrams through a shared queue. */
+class FakeIO implements PacketIO {
+  readonly peers = new Map<number, PeerConfig>();
+  readonly routes = new Map<string, number>();
+  readonly keepalives: number[] = [];
+  rx = new Map<number, number>();
+  handler: ((d: Uint8Array, from: Endpoint) => void) | undefined;
+  constructor(
+    readonly self: Endpoint,
+    readonly wire: { d: Uint8Array; from: Endpoint; to: Endpoint }[],
+  ) {}
+  get port() {
+    return this.self.port;
+  }
+  onControl(h: (d: Uint8Array, from: Endpoint) => void) {
+    this.handler = h;
+  }
+  sendControl(d: Uint8Array, to: Endpoint) {
+    this.wire.push({ d: Uint8Array.from(d), from: this.self, to });
+    return true;
+  }
+  setPeer(slot: number, cfg: PeerConfig) {
+    this.peers.set(slot, cfg);
+  }
+  rekey(slot: number, keys: SessionKeys) {
+    this.peers.set(slot, { ...this.peers.get(slot)!, ...keys });
+  }
+  updateEndpoint(slot: number, endpoint: Endpoint) {
+    this.peers.set(slot, { ...this.peers.get(slot)!, endpoint });
+  }
+  removePeer(slot: number) {
+    this.peers.delete(slot);
+    for (const [p, s] of this.routes) if (s === slot) this.routes.delete(p);
+  }
+  route(prefix: string, slot: number) {
+    this.routes.set(prefix, slot);
+  }
+  unroute(prefix: string) {
+    return this.routes.delete(prefix);
+  }
+  sendKeepalive(slot: number) {
+    this.keepalives.push(slot);
+  }
+  peerStats(slot: number) {
+    return {
+      txPackets: 0,
+      txBytes: 0,
+      txNoKey: 0,
+      rxPackets: this.rx.get(slot) ?? 0,
+      rxBytes: 0,
+      sendCounter: 0n,
+      lastRxKey: "current" as const,
+      lastRxEndpoint: null,
+    };
+  }
+  counters() {
+    return {};
+  }
+  async stop() {}
+}
+
+function makeNode(ipv4: string, ep: Endpoint, wire: FakeIO["wire"], signals: unknown[], now: number) {
+  const identity = Identity.generate();
+  const s = Math.floor(now / 1000);
+  const certificate: Certificate = issueCertificate(realmKey, {
+    publicKeys: identity.publicKeys,
+    realm: "pm-realm",
+    ipv4,
+    notBefore: s - 60,
+    notAfter: s + 3600,
+  });
+  const io = new FakeIO(ep, wire);
+  const idHex = Buffer.from(identity.nodeId).toString("hex");
+  let manager: PeerManager | undefined;
+  const driver = new HandshakeDriver(
+    { identity, certificate, trust },
+    { send: (d, to) => io.sendControl(d, to) },
+    {
+      established: (e, from, asInitiator) => manager!.onEstablished(e, from, asInitiator, now),
+      failed: (id) => manager!.onDialFailed(id),
+    },
+    () => false,
+    now,
+  );
+  manager = new PeerManager({
+    selfIdHex: idHex,
+    trust,
+    io,
+    driver,
+    signaller: {
+      signal: async (_peer, peerIdHex, sig) => {
+        signals.push({ from: idHex, to: peerIdHex, sig });
+      },
+    },
+    candidates: () => [ep],
+  });
+  io.onControl((d, from) => driver.receive(d, from, Date.now()));
+  return { identity, certificate, io, driver, manager, idHex, ep };
+}
+
+describe("peer manager", () => {
+  test("presence → offer → answer → dial → sessions installed on both sides, then blocked", async () => {
+    const wire: FakeIO["wire"] = [];
+    const signals: { from: string; to: string; sig: never }[] = [];
+    const now = Date.now();
+    const a = makeNode("100.64.0.10", { ip: "198.18.0.10", port: 7000 }, wire, signals, now);
+    const b = makeNode("100.64.0.11", { ip: "198.18.0.11", port: 7000 }, wire, signals, now);
+    const nodes = new Map([
+      [a.idHex, a],
+      [b.idHex, b],
+    ]);
+    const byEp = new Map([
+      [endpointKey(a.ep), a],
+      [endpointKey(b.ep), b],
+    ]);
+    a.manager.onPresence(b.certificate.bytes, now);
+    b.manager.onPresence(a.certificate.bytes, now);
+    for (let i = 0; i < 50; i++) {
+      await Bun.sleep(1);
+      for (const s of signals.splice(0)) nodes.get(s.to)!.manager.onSignal(s.from, s.sig, Date.now());
+      for (const m of wire.splice(0)) byEp.get(endpointKey(m.to))?.io.handler?.(m.d, m.from);
+      a.driver.tick(Date.now());
+      b.driver.tick(Date.now());
+      if (a.io.peers.size === 1 && b.io.peers.size === 1) break;
+    }
+    expect(a.io.peers.size).toBe(1);
+    expect(b.io.peers.size).toBe(1);
+    const pa = [...a.io.peers.values()][0]!;
+    const pb = [...b.io.peers.values()][0]!;
+    expect(pa.sendKey).toEqual(pb.recvKey);
+    expect(pa.allowedSrcV4).toBe("100.64.0.11/32");
+    expect(pb.allowedSrcV4).toBe("100.64.0.10/32");
+    expect(a.io.routes.get("100.64.0.11/32")).toBe(0);
+    const lower = a.idHex < b.idHex ? a : b;
+    expect(lower.io.keepalives.length).toBeGreaterThan(0); // the initiator confirms at once
+    expect(lower.manager.snapshot(Date.now())[0]).toMatchObject({ state: "up", initiator: true });
+
+    expect(a.manager.block(b.idHex, "revoked")).toBe(true);
+    expect(a.io.peers.size).toBe(0);
+    expect(a.io.routes.size).toBe(0);
+    a.manager.onPresence(b.certificate.bytes, Date.now());
+    a.manager.tick(Date.now());
+    expect(a.manager.snapshot(Date.now())[0]).toMatchObject({ state: "blocked" });
+
+    // A silent peer is torn down after DEAD_AFTER_MS.
+    b.manager.tick(Date.now() + DEAD_AFTER_MS + 1000);
+    expect(b.io.peers.size).toBe(0);
+  });
+
+  test("presence with a certificate from another realm is refused", () => {
+    const other = Identity.generate();
+    const s = Math.floor(Date.now() / 1000);
+    const foreign = issueCertificate(other, {
+      publicKeys: Identity.generate().publicKeys,
+      realm: "pm-realm",
+      ipv4: "100.64.0.99",
+      notBefore: s - 10,
+      notAfter: s + 100,
+    });
+    const wire: FakeIO["wire"] = [];
+    const a = makeNode("100.64.0.12", { ip: "198.18.0.12", port: 1 }, wire, [], Date.now());
+    expect(a.manager.onPresence(foreign.bytes, Date.now())).toBeUndefined();
+    expect(a.manager.counters.presenceRejected).toBe(1);
+  });
+});

@@ -1,0 +1,323 @@
+/**
+ * The node's view of its realm: peers learned from signed presence, the signalling that brings
+ * two nodes to dial each other (hole punching), and the sessions installed in the packet plane.
+ *
+ * Who dials: of two nodes, the one with the lower node id offers (sealed signal with its candidate
+ * endpoints); the other answers with its own candidates and punches towards the offerer; the
+ * offerer then dials every answered candidate at once. The node that initiated a session also
+ * rekeys it. Liveness: keepalives every KEEPALIVE_MS; a session that has received nothing for
+ * DEAD_AFTER_MS is torn down and offered again.
+ */
+
+import { formatIPv6 } from "../../anchor/address6.ts";
+import type { Certificate } from "../../anchor/certificate.ts";
+import { formatIPv4 } from "../../anchor/certificate.ts";
+import { verifyCertificate } from "../../anchor/certificate-verify.ts";
+import type { Established, PeerPolicy } from "../../anchor/handshake.ts";
+import { MsgType } from "../../anchor/message-type.ts";
+import type { Endpoint } from "../../ffi/udp.ts";
+import type { Signal } from "./discovery-messages.ts";
+import { endpointKey, type HandshakeDriver } from "./handshake-driver.ts";
+import type { PacketIO } from "./packet-io.ts";
+
+/* Implementation constants */
+export const KEEPALIVE_MS = 10_000;
+export const DEAD_AFTER_MS = 35_000;
+export const REKEY_AFTER_MS = 120_000;
+/** A responder-side session not rekeyed by then is dropped (the initiator is gone). */
+export const REJECT_AFTER_MS = 180_000;
+export const OFFER_RETRY_MS = 3_000;
+export const PRESENCE_FORGET_MS = 120_000;
+export const MAX_SLOTS = 1024;
+export const PUNCH_DATAGRAM = Uint8Array.of(MsgType.Punch);
+
+export interface Signaller {
+  signal(peer: Certificate, peerIdHex: string, s: Signal): Promise<void>;
+}
+
+export type PeerState = "known" | "offered" | "dialling" | "up" | "blocked";
+
+export interface PeerRecord {
+  readonly idHex: string;
+  cert: Certificate;
+  lastPresence: number;
+  slot: number | undefined;
+  established: number | undefined;
+  asInitiator: boolean;
+  endpoint: Endpoint | undefined;
+  offerSession: number;
+  lastOfferAt: number;
+  lastKeepalive: number;
+  rxPackets: number;
+  rxChangedAt: number;
+  blocked: string | undefined;
+}
+
+export interface PeerManagerOptions {
+  readonly selfIdHex: string;
+  readonly trust: PeerPolicy;
+  readonly io: PacketIO;
+  readonly driver: HandshakeDriver;
+  readonly signaller: Signaller;
+  readonly candidates: () => Endpoint[];
+  readonly log?: (line: string) => void;
+}
+
+export class PeerManager {
+  readonly peers = new Map<string, PeerRecord>();
+  readonly #slots = new Map<number, string>();
+  readonly counters = { presenceRejected: 0, signalsUnknownPeer: 0, sessionsTornDown: 0, roamed: 0 };
+  readonly #o: PeerManagerOptions;
+  readonly #log: (line: string) => void;
+
+  constructor(o: PeerManagerOptions) {
+    this.#o = o;
+    this.#log = o.log ?? (() => {});
+  }
+
+  /** A signed presence announcement (the envelope was verified by the control channel). */
+  onPresence(certificateBytes: Uint8Array, now: number): PeerRecord | undefined {
+    let cert: Certificate;
+    try {
+      cert = verifyCertificate(certificateBytes, { ...this.#o.trust, now: Math.floor(now / 1000) });
+    } catch {
+      this.counters.presenceRejected++;
+      return undefined;
+    }
+    const idHex = Buffer.from(cert.nodeId).toString("hex");
+    if (idHex === this.#o.selfIdHex) return undefined;
+    let peer = this.peers.get(idHex);
+    if (!peer) {
+      peer = newRecord(idHex, cert, now);
+      this.peers.set(idHex, peer);
+      this.#log(`peer ${short(idHex)} ${formatIPv4(cert.ipv4)} seen`);
+    } else {
+      peer.cert = cert;
+      peer.lastPresence = now;
+    }
+    this.#maybeOffer(peer, now);
+    return peer;
+  }
+
+  /** A sealed signal from `fromIdHex` (sender verified by the control channel). */
+  onSignal(fromIdHex: string, s: Signal, now: number): void {
+    const peer = this.peers.get(fromIdHex);
+    if (!peer || peer.blocked) {
+      this.counters.signalsUnknownPeer++;
+      return;
+    }
+    if (s.kind === "offer") {
+      void this.#o.signaller
+        .signal(peer.cert, peer.idHex, {
+          kind: "answer",
+          session: s.session,
+          candidates: this.#o.candidates(),
+        })
+        .catch((e) => this.#log(`answer to ${short(peer.idHex)} failed: ${String(e)}`));
+      for (const c of s.candidates) this.#o.io.sendControl(PUNCH_DATAGRAM, c);
+      return;
+    }
+    if (s.session !== peer.offerSession || peer.established !== undefined) return;
+    this.#o.driver.dial(peer.cert, peer.idHex, [...s.candidates], now);
+  }
+
+  /** A handshake finished: install (or rekey) the session in the packet plane. */
+  onEstablished(e: Established, endpoint: Endpoint, asInitiator: boolean, now: number): void {
+    const idHex = Buffer.from(e.peer.nodeId).toString("hex");
+    let peer = this.peers.get(idHex);
+    if (!peer) {
+      peer = newRecord(idHex, e.peer, now);
+      this.peers.set(idHex, peer);
+    }
+    if (peer.blocked) return;
+    peer.cert = e.peer;
+    const keys = {
+      sendKey: e.keys.sendKey,
+      sendReceiverIndex: e.keys.remoteIndex,
+      recvKey: e.keys.recvKey,
+      localIndex: e.keys.localIndex,
+    };
+    if (peer.slot === undefined) {
+      peer.slot = this.#allocateSlot(idHex);
+      const v4 = `${formatIPv4(e.peer.ipv4)}/32`;
+      const v6 = `${formatIPv6(e.peer.ipv6)}/128`;
+      this.#o.io.setPeer(peer.slot, { endpoint, ...keys, allowedSrcV4: v4, allowedSrcV6: v6 });
+      this.#o.io.route(v4, peer.slot);
+      this.#o.io.route(v6, peer.slot);
+      this.#log(`session up with ${short(idHex)} ${formatIPv4(e.peer.ipv4)} via ${endpointKey(endpoint)}`);
+    } else {
+      this.#o.io.rekey(peer.slot, keys);
+      if (!peer.endpoint || endpointKey(peer.endpoint) !== endpointKey(endpoint)) {
+        this.#o.io.updateEndpoint(peer.slot, endpoint);
+      }
+    }
+    peer.endpoint = endpoint;
+    peer.established = now;
+    peer.asInitiator = asInitiator;
+    peer.rxChangedAt = now;
+    // The initiator confirms the session at once, so the responder may start sending.
+    if (asInitiator) {
+      this.#o.io.sendKeepalive(peer.slot);
+      peer.lastKeepalive = now;
+    }
+  }
+
+  onDialFailed(idHex: string): void {
+    const peer = this.peers.get(idHex);
+    if (peer) peer.lastOfferAt = 0;
+  }
+
+  /** Timers: keepalives, liveness, roaming, rekeying, re-offers. Call about every 100-500 ms. */
+  tick(now: number): void {
+    for (const peer of this.peers.values()) {
+      if (peer.blocked) continue;
+      if (peer.slot !== undefined && peer.established !== undefined) {
+        this.#tickSession(peer, now);
+        continue;
+      }
+      if (now - peer.lastPresence > PRESENCE_FORGET_MS) {
+        this.peers.delete(peer.idHex);
+        continue;
+      }
+      this.#maybeOffer(peer, now);
+    }
+  }
+
+  /** Tears down every session with the peer and refuses it from now on (revoked, quarantined). */
+  block(idHex: string, reason: string): boolean {
+    const peer = this.peers.get(idHex);
+    if (!peer) {
+      return false;
+    }
+    this.#teardown(peer, reason);
+    peer.blocked = reason;
+    this.#o.driver.cancel(idHex);
+    return true;
+  }
+
+  unblock(idHex: string): void {
+    const peer = this.peers.get(idHex);
+    if (peer) peer.blocked = undefined;
+  }
+
+  /** Tears down every session (shutdown, key invalidation). */
+  teardownAll(reason: string): void {
+    for (const peer of this.peers.values()) this.#teardown(peer, reason);
+  }
+
+  state(peer: PeerRecord): PeerState {
+    if (peer.blocked) return "blocked";
+    if (peer.established !== undefined) return "up";
+    if (this.#o.driver.isDialling(peer.idHex)) return "dialling";
+    return peer.lastOfferAt > 0 ? "offered" : "known";
+  }
+
+  snapshot(now: number): object[] {
+    return [...this.peers.values()].map((p) => {
+      const stats = p.slot !== undefined ? this.#o.io.peerStats(p.slot) : undefined;
+      return {
+        id: p.idHex,
+        ipv4: formatIPv4(p.cert.ipv4),
+        ipv6: formatIPv6(p.cert.ipv6),
+        state: this.state(p),
+        endpoint: p.endpoint ? endpointKey(p.endpoint) : null,
+        sessionAgeS: p.established !== undefined ? Math.round((now - p.established) / 1000) : null,
+        initiator: p.asInitiator,
+        taints: p.cert.taints,
+        rxPackets: stats?.rxPackets ?? 0,
+        txPackets: stats?.txPackets ?? 0,
+        rxBytes: stats?.rxBytes ?? 0,
+        txBytes: stats?.txBytes ?? 0,
+        blocked: p.blocked ?? null,
+      };
+    });
+  }
+
+  #tickSession(peer: PeerRecord, now: number): void {
+    const slot = peer.slot!;
+    const stats = this.#o.io.peerStats(slot);
+    if (stats.rxPackets !== peer.rxPackets) {
+      peer.rxPackets = stats.rxPackets;
+      peer.rxChangedAt = now;
+      const seen = stats.lastRxEndpoint;
+      if (seen && peer.endpoint && endpointKey(seen) !== endpointKey(peer.endpoint)) {
+        // An authenticated packet from a new address: the peer roamed (or its NAT rebound).
+        this.#o.io.updateEndpoint(slot, seen);
+        peer.endpoint = seen;
+        this.counters.roamed++;
+      }
+    }
+    const age = now - (peer.established ?? now);
+    if (now - peer.rxChangedAt > DEAD_AFTER_MS || (!peer.asInitiator && age > REJECT_AFTER_MS)) {
+      this.#teardown(peer, "silent");
+      return;
+    }
+    if (now - peer.lastKeepalive >= KEEPALIVE_MS) {
+      this.#o.io.sendKeepalive(slot);
+      peer.lastKeepalive = now;
+    }
+    if (peer.asInitiator && age > REKEY_AFTER_MS && !this.#o.driver.isDialling(peer.idHex) && peer.endpoint) {
+      this.#o.driver.dial(peer.cert, peer.idHex, [peer.endpoint], now);
+    }
+  }
+
+  #maybeOffer(peer: PeerRecord, now: number): void {
+    if (peer.blocked || peer.established !== undefined) return;
+    if (this.#o.selfIdHex > peer.idHex) return; // the lower id offers
+    if (this.#o.driver.isDialling(peer.idHex) || now - peer.lastOfferAt < OFFER_RETRY_MS) return;
+    peer.lastOfferAt = now;
+    peer.offerSession = (Math.random() * 0x100000000) >>> 0;
+    void this.#o.signaller
+      .signal(peer.cert, peer.idHex, {
+        kind: "offer",
+        session: peer.offerSession,
+        candidates: this.#o.candidates(),
+      })
+      .catch((e) => this.#log(`offer to ${short(peer.idHex)} failed: ${String(e)}`));
+  }
+
+  #teardown(peer: PeerRecord, reason: string): void {
+    if (peer.slot !== undefined) {
+      this.#o.io.removePeer(peer.slot);
+      this.#slots.delete(peer.slot);
+      this.counters.sessionsTornDown++;
+      this.#log(`session with ${short(peer.idHex)} down (${reason})`);
+    }
+    peer.slot = undefined;
+    peer.established = undefined;
+    peer.endpoint = undefined;
+    peer.lastOfferAt = 0;
+  }
+
+  #allocateSlot(idHex: string): number {
+    for (let s = 0; s < MAX_SLOTS; s++) {
+      if (!this.#slots.has(s)) {
+        this.#slots.set(s, idHex);
+        return s;
+      }
+    }
+    throw new Error("no free peer slot");
+  }
+}
+
+function newRecord(idHex: string, cert: Certificate, now: number): PeerRecord {
+  return {
+    idHex,
+    cert,
+    lastPresence: now,
+    slot: undefined,
+    established: undefined,
+    asInitiator: false,
+    endpoint: undefined,
+    offerSession: 0,
+    lastOfferAt: 0,
+    lastKeepalive: 0,
+    rxPackets: 0,
+    rxChangedAt: now,
+    blocked: undefined,
+  };
+}
+
+function short(idHex: string): string {
+  return idHex.slice(0, 8);
+}
