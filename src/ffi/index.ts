@@ -5,3 +5,4 @@ export * from "./inet.ts";
 export * from "./libc.ts";
 export * from "./netif.ts";
 export * from "./tun.ts";
+export * from "./udp.ts";

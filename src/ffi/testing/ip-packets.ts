@@ -120,3 +120,28 @@ export function parseEcho(p: Uint8Array): ParsedEcho | null {
   }
   return null;
 }
+
+/** An IPv4/UDP packet (UDP checksum 0 = none, allowed for IPv4). */
+export function udpv4Packet(
+  src: Uint8Array,
+  dst: Uint8Array,
+  sport: number,
+  dport: number,
+  payload: Uint8Array,
+): Uint8Array {
+  const p = new Uint8Array(28 + payload.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x45;
+  v.setUint16(2, p.length);
+  v.setUint16(6, 0x4000);
+  p[8] = 64;
+  p[9] = 17;
+  p.set(src, 12);
+  p.set(dst, 16);
+  v.setUint16(10, inetChecksum(p.subarray(0, 20)));
+  v.setUint16(20, sport);
+  v.setUint16(22, dport);
+  v.setUint16(24, 8 + payload.length);
+  p.set(payload, 28);
+  return p;
+}

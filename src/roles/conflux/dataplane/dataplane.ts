@@ -1,0 +1,295 @@
+/**
+ * The Conflux packet data plane: TUN ⇄ AES-256-GCM transport ⇄ UDP, in two Workers running
+ * native batched loops (see dataplane.c and docs in research/dataplane.md). This class is the
+ * main thread's control surface: peers, keys, routes, counters, the control-datagram path.
+ *
+ * @example
+ * const dp = await Dataplane.start({ tunFd: tun.fd, mtu: 1420, udpPort: 51820 });
+ * dp.setPeer(0, { endpoint: { ip: "198.18.0.2", port: 51820 }, sendKey, sendReceiverIndex: 7,
+ *                 recvKey, localIndex: 9, allowedSrcV4: "100.64.0.2/32" });
+ * dp.route("100.64.0.2/32", 0);
+ * dp.onControl((datagram, from) => handshake.receive(datagram, from));
+ * dp.sendControl(initiation, { ip: "198.18.0.2", port: 51820 });
+ * await dp.stop();
+ */
+import { type Pointer, ptr } from "bun:ffi";
+import { closeFd, createEventFd, setNonBlocking, signalEventFd } from "../../../ffi/libc.ts";
+import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
+import { type ControlHandler, ControlRing } from "./control-ring.ts";
+import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
+import { DataplaneConfigError, DataplaneWorkerError } from "./errors.ts";
+import {
+  COUNTER_SLOTS,
+  COUNTERS,
+  COUNTERS_OFF,
+  type DataplaneCounters,
+  G_CTRL_SIGNAL,
+  G_STOP,
+  SHARED_SIZE,
+} from "./layout.ts";
+import { functionPointer, nativeDataplane } from "./native.ts";
+import { type PeerStats, PeerTable } from "./peer-table.ts";
+import { RouteTable } from "./route-table.ts";
+
+/* Implementation constants */
+export const DEFAULT_MTU = 1420;
+export const DEFAULT_SOCKET_BUFFER = 4 << 20;
+const WORKER_START_TIMEOUT_MS = 10_000;
+const WORKER_STOP_TIMEOUT_MS = 3_000;
+
+export interface DataplaneOptions {
+  /** A TUN fd opened with IFF_TUN|IFF_NO_PI (no vnet header); the caller keeps ownership. */
+  readonly tunFd: number;
+  /** The TUN's MTU: the largest inner packet. Default 1420. */
+  readonly mtu?: number;
+  /** UDP port to bind (0 = any). */
+  readonly udpPort: number;
+  /** `0.0.0.0` (default), `::` for dual stack, or one address. */
+  readonly bindAddress?: string;
+  /** SO_RCVBUF/SO_SNDBUF in bytes (default 4 MiB). */
+  readonly socketBuffer?: number;
+  readonly reusePort?: boolean;
+}
+
+export interface PeerConfig {
+  /** Underlay address of the peer's data plane. */
+  readonly endpoint: Endpoint;
+  /** 32-byte AES-256-GCM key for packets to the peer. Never install the same key twice. */
+  readonly sendKey: Uint8Array;
+  /** The peer's receiver index for our packets (its local index). */
+  readonly sendReceiverIndex: number;
+  /** 32-byte key for packets from the peer. */
+  readonly recvKey: Uint8Array;
+  /** Our receiver index for this session; unique across all peers. */
+  readonly localIndex: number;
+  /** Inner IPv4 source prefix the peer may use (e.g. `100.64.0.2/32`); absent = none. */
+  readonly allowedSrcV4?: string;
+  /** Inner IPv6 source prefix the peer may use; absent = none. */
+  readonly allowedSrcV6?: string;
+}
+
+export interface SessionKeys {
+  readonly sendKey: Uint8Array;
+  readonly sendReceiverIndex: number;
+  readonly recvKey: Uint8Array;
+  readonly localIndex: number;
+}
+
+type WorkerState = { worker: Worker; exited: Promise<number> };
+
+export class Dataplane {
+  private readonly shared = new SharedArrayBuffer(SHARED_SIZE);
+  private readonly i32 = new Int32Array(this.shared);
+  private readonly counters64 = new BigUint64Array(this.shared, COUNTERS_OFF, COUNTER_SLOTS);
+  private readonly peers = new PeerTable(this.shared);
+  private readonly routes = new RouteTable(this.shared);
+  private readonly ring = new ControlRing(this.shared);
+  private readonly workers: WorkerState[] = [];
+  private controlHandler: ControlHandler | null = null;
+  private controlErrors = 0;
+  private stopped = false;
+  private txCtx = 0;
+  private rxCtx = 0;
+  private stopFd = -1;
+  private txWake = -1;
+
+  private constructor(
+    private readonly udp: UdpSocket,
+    readonly mtu: number,
+  ) {}
+
+  /** The bound UDP port. */
+  get port(): number {
+    return this.udp.port;
+  }
+
+  /** The UDP socket fd (shared with the Workers; do not close). */
+  get udpFd(): number {
+    return this.udp.fd;
+  }
+
+  /** Compiles (once per process) and starts the TX and RX Workers. */
+  static async start(opts: DataplaneOptions): Promise<Dataplane> {
+    const mtu = opts.mtu ?? DEFAULT_MTU;
+    if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65_000) {
+      throw new DataplaneConfigError("DP_BAD_MTU", `MTU out of range: ${mtu}`);
+    }
+    const native = nativeDataplane();
+    const buffer = opts.socketBuffer ?? DEFAULT_SOCKET_BUFFER;
+    const udp = openUdpSocket({
+      port: opts.udpPort,
+      bindAddress: opts.bindAddress ?? "0.0.0.0",
+      recvBuffer: buffer,
+      sendBuffer: buffer,
+      reusePort: opts.reusePort ?? false,
+    });
+    const dp = new Dataplane(udp, mtu);
+    try {
+      setNonBlocking(opts.tunFd, true);
+      dp.stopFd = createEventFd();
+      dp.txWake = createEventFd();
+      const shared = ptr(new Uint8Array(dp.shared));
+      dp.txCtx = Number(native.symbols.dp_tx_new(shared, opts.tunFd, udp.fd, dp.txWake, mtu) ?? 0);
+      dp.rxCtx = Number(native.symbols.dp_rx_new(shared, opts.tunFd, udp.fd, dp.stopFd, mtu) ?? 0);
+      if (!dp.txCtx || !dp.rxCtx)
+        throw new DataplaneWorkerError("DP_NO_MEMORY", "native context allocation failed");
+      await Promise.all([
+        dp.spawn("tx", functionPointer("dp_tx_run"), dp.txCtx),
+        dp.spawn("rx", functionPointer("dp_rx_run"), dp.rxCtx),
+      ]);
+    } catch (e) {
+      await dp.stop();
+      throw e;
+    }
+    void dp.controlLoop();
+    return dp;
+  }
+
+  private spawn(role: "tx" | "rx", run: number, ctx: number): Promise<void> {
+    const worker = new Worker(new URL("./dataplane.worker.ts", import.meta.url).href);
+    let onExit: (code: number) => void = () => {};
+    const exited = new Promise<number>((r) => {
+      onExit = r;
+    });
+    this.workers.push({ worker, exited });
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new DataplaneWorkerError("DP_WORKER_TIMEOUT", `${role} worker did not start`)),
+        WORKER_START_TIMEOUT_MS,
+      );
+      worker.onmessage = (ev: MessageEvent<WorkerReport>) => {
+        if (ev.data.type === "running") {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          onExit(ev.data.code);
+        }
+      };
+      worker.onerror = (ev) => {
+        clearTimeout(timer);
+        onExit(-1);
+        reject(new DataplaneWorkerError("DP_WORKER_FAILED", `${role} worker failed: ${ev.message}`));
+      };
+      worker.postMessage({ role, run, ctx, shared: this.shared } satisfies WorkerStart);
+    });
+  }
+
+  private async controlLoop(): Promise<void> {
+    const sig = G_CTRL_SIGNAL >> 2;
+    while (!this.stopped) {
+      const seen = Atomics.load(this.i32, sig);
+      if (this.controlHandler) this.ring.drain(this.controlHandler, () => this.controlErrors++);
+      if (this.stopped) return;
+      if (this.controlHandler && this.ring.pending() > 0) continue;
+      const w = Atomics.waitAsync(this.i32, sig, seen);
+      if (w.async) await w.value;
+    }
+  }
+
+  /**
+   * Receives every non-transport datagram (first byte ≠ 4) that arrives on the data-plane socket.
+   * The datagram is an owned copy; `from` is the underlay source.
+   */
+  onControl(handler: ControlHandler): void {
+    this.controlHandler = handler;
+    Atomics.add(this.i32, G_CTRL_SIGNAL >> 2, 1);
+    Atomics.notify(this.i32, G_CTRL_SIGNAL >> 2);
+  }
+
+  /** Sends one datagram (a handshake or control message) from the data-plane socket; false if refused. */
+  sendControl(datagram: Uint8Array, to: Endpoint): boolean {
+    return udpSendTo(this.udp.fd, datagram, encodeSockaddr(to, this.udp.family));
+  }
+
+  /**
+   * Configures peer `slot` (0..1023): endpoint, allowed inner sources and a session's keys.
+   * Calling it again on a live slot is a rekey: the previous receive key keeps working.
+   */
+  setPeer(slot: number, cfg: PeerConfig): void {
+    PeerTable.checkSlot(slot);
+    this.peers.setEndpoint(
+      slot,
+      encodeSockaddr(cfg.endpoint, this.udp.family),
+      cfg.allowedSrcV4,
+      cfg.allowedSrcV6,
+    );
+    this.rekey(slot, cfg);
+  }
+
+  /** Installs a new session's keys on a configured peer (previous receive key stays valid). */
+  rekey(slot: number, keys: SessionKeys): void {
+    PeerTable.checkSlot(slot);
+    this.peers.checkSendKey(keys.sendKey); // validate before changing anything
+    this.peers.installRecvKey(slot, keys.recvKey, keys.localIndex);
+    this.peers.installSendKey(slot, keys.sendKey, keys.sendReceiverIndex);
+  }
+
+  /** Points a peer at a new underlay endpoint (e.g. after it roamed). */
+  updateEndpoint(slot: number, endpoint: Endpoint): void {
+    PeerTable.checkSlot(slot);
+    this.peers.updateEndpoint(slot, encodeSockaddr(endpoint, this.udp.family));
+  }
+
+  /** Removes the peer, wipes its keys and every route to it. */
+  removePeer(slot: number): void {
+    PeerTable.checkSlot(slot);
+    this.routes.deleteSlot(slot);
+    this.peers.remove(slot);
+  }
+
+  /** Routes an overlay prefix (IPv4 or IPv6, e.g. `100.64.0.2/32`) to peer `slot`. */
+  route(prefix: string, slot: number): void {
+    PeerTable.checkSlot(slot);
+    this.routes.set(prefix, slot);
+  }
+
+  /** IPv4 alias of {@link route}. */
+  routeV4(prefix: string, slot: number): void {
+    this.route(prefix, slot);
+  }
+
+  /** Removes the route for exactly `prefix`. */
+  unroute(prefix: string): boolean {
+    return this.routes.delete(prefix);
+  }
+
+  /** Asks the TX loop to send an empty (keepalive) transport message to `slot`. */
+  sendKeepalive(slot: number): void {
+    PeerTable.checkSlot(slot);
+    this.peers.requestKeepalive(slot);
+    signalEventFd(this.txWake);
+  }
+
+  peerStats(slot: number): PeerStats {
+    PeerTable.checkSlot(slot);
+    return this.peers.stats(slot);
+  }
+
+  /** Packet/byte counts per direction and drops by reason. */
+  counters(): DataplaneCounters & { controlHandlerErrors: number } {
+    const out: Record<string, number> = { controlHandlerErrors: this.controlErrors };
+    for (const [name, i] of COUNTERS) out[name] = Number(Atomics.load(this.counters64, i));
+    return out as DataplaneCounters & { controlHandlerErrors: number };
+  }
+
+  /** Stops both Workers, frees native state and closes the UDP socket (not the TUN). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    Atomics.store(this.i32, G_STOP >> 2, 1);
+    Atomics.notify(this.i32, G_CTRL_SIGNAL >> 2);
+    if (this.stopFd >= 0) signalEventFd(this.stopFd);
+    if (this.txWake >= 0) signalEventFd(this.txWake);
+    const timeout = new Promise<number>((r) => setTimeout(() => r(-2), WORKER_STOP_TIMEOUT_MS));
+    const codes = await Promise.all(this.workers.map((w) => Promise.race([w.exited, timeout])));
+    for (const w of this.workers) w.worker.terminate();
+    // A Worker that did not exit may still touch its context and fds: leaking them is the safe choice.
+    if (!codes.every((c) => c === 0)) return;
+    const { symbols } = nativeDataplane();
+    if (this.txCtx) symbols.dp_tx_free(this.txCtx as Pointer);
+    if (this.rxCtx) symbols.dp_rx_free(this.rxCtx as Pointer);
+    closeFd(this.udp.fd);
+    closeFd(this.stopFd);
+    closeFd(this.txWake);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Compiles dataplane.c once per process with bun:ffi's `cc` (TinyCC) on the main thread —
+ * TinyCC is not thread-safe — and exposes the raw function pointers that the Workers bind with
+ * `CFunction`. The C source travels inside the executable as text and is written to a private
+ * 0700 directory first, because `cc` needs a real file (also inside `bun build --compile`).
+ */
+import { cc } from "bun:ffi";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadGlobalLibrary } from "../../../ffi/libc.ts";
+import source from "./dataplane.c" with { type: "text" };
+import { DataplaneUnavailableError } from "./errors.ts";
+import { nativeDefines } from "./layout.ts";
+
+const SYMBOLS = {
+  dp_tx_new: { args: ["ptr", "i32", "i32", "i32", "u32"], returns: "ptr" },
+  dp_tx_run: { args: ["ptr"], returns: "i32" },
+  dp_tx_free: { args: ["ptr"], returns: "void" },
+  dp_rx_new: { args: ["ptr", "i32", "i32", "i32", "u32"], returns: "ptr" },
+  dp_rx_run: { args: ["ptr"], returns: "i32" },
+  dp_rx_free: { args: ["ptr"], returns: "void" },
+  dp_abi_check: { args: [], returns: "i32" },
+} as const;
+
+function compile() {
+  if (process.arch !== "x64" || process.platform !== "linux") {
+    throw new DataplaneUnavailableError(
+      "DP_UNSUPPORTED_PLATFORM",
+      "the native data plane needs Linux x86-64",
+    );
+  }
+  if (!loadGlobalLibrary("libcrypto.so.3")) {
+    throw new DataplaneUnavailableError("DP_NO_LIBCRYPTO", "libcrypto.so.3 (OpenSSL 3) is not installed");
+  }
+  const dir = mkdtempSync(join(tmpdir(), "veilnet-dp-"));
+  try {
+    const file = join(dir, "dataplane.c");
+    writeFileSync(file, source, { mode: 0o600 });
+    const lib = cc({ source: file, define: nativeDefines(), symbols: SYMBOLS });
+    if (lib.symbols.dp_abi_check() !== 1) {
+      throw new DataplaneUnavailableError(
+        "DP_ABI_MISMATCH",
+        "native struct layout does not match the kernel ABI",
+      );
+    }
+    return lib;
+  } catch (e) {
+    if (e instanceof DataplaneUnavailableError) throw e;
+    throw new DataplaneUnavailableError("DP_COMPILE_FAILED", `compiling the data plane failed: ${e}`, {
+      cause: e,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export type NativeDataplane = ReturnType<typeof compile>;
+let compiled: NativeDataplane | undefined;
+
+/** The process-wide compiled data plane (never closed: Workers hold its function pointers). */
+export function nativeDataplane(): NativeDataplane {
+  compiled ??= compile();
+  return compiled;
+}
+
+/** Raw address of a compiled function, for `CFunction({ ptr })` in a Worker. */
+export function functionPointer(name: keyof typeof SYMBOLS): number {
+  const fn = nativeDataplane().symbols[name] as unknown as { ptr: number };
+  return fn.ptr;
+}
