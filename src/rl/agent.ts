@@ -1,0 +1,297 @@
+/**
+ * The per-node path agent: a source-routed, discounted lower-confidence-bound path bandit
+ * (research/rl.md §0, README.md). It knows only this node's own measurements and what its neighbours
+ * publish; time comes in as arguments and randomness from a seeded PRNG, so a run is reproducible.
+ *
+ * The node calls, in any order:
+ *   onLinkUp / onLinkDown        link sessions to neighbours come and go
+ *   onNeighbourSummary(s, now)   a neighbour's published summary arrived (hostile until checked)
+ *   choose(dest, now)            before sending: the active path and the standby (cheap, no allocation)
+ *   noteSent(dest, pathId, now)  data left on a path (sampled is fine)
+ *   observe(o, now)              probe replies, data acks, path failures, finished builds
+ *   suggestNextHop(...)          another node's build asks this node for the next hop
+ *   tick(now)                    every ~100 ms: returns the actions to carry out
+ */
+import { type AgentParams, DEFAULT_PARAMS } from "./constants.ts";
+import { DistanceTable } from "./distance-table.ts";
+import { LinkState } from "./links.ts";
+import { DestState, type PathRow } from "./path-row.ts";
+import { type Rng, Sfc32 } from "./rng.ts";
+import { buildStats, RouteBook } from "./route-book.ts";
+import { checkSummary } from "./summary.ts";
+import { Suspicion } from "./suspicion.ts";
+import type {
+  Action,
+  Choice,
+  Hops,
+  LinkRow,
+  NextHop,
+  NodeId,
+  Observation,
+  RouteRow,
+  Snapshot,
+  Summary,
+} from "./types.ts";
+
+export interface AgentOptions {
+  readonly self: NodeId;
+  readonly seed: number;
+  readonly params?: Partial<AgentParams>;
+}
+
+export class Agent {
+  readonly self: NodeId;
+  readonly params: AgentParams;
+  readonly stats = buildStats();
+  private readonly rng: Rng;
+  private readonly table: DistanceTable;
+  private readonly links = new Map<NodeId, LinkState>();
+  private readonly suspicion: Suspicion;
+  private readonly book: RouteBook;
+  private seq = 0;
+  private lastPublishAt = Number.NEGATIVE_INFINITY;
+  private nextHeartbeatAt = 0;
+  private nextTrustCheckAt = 0;
+
+  constructor(opts: AgentOptions) {
+    this.self = opts.self;
+    this.params = Object.freeze({ ...DEFAULT_PARAMS, ...opts.params });
+    this.rng = new Sfc32(opts.seed);
+    this.table = new DistanceTable(this.self, this.params.hopCap, this.params.summaryChange);
+    this.suspicion = new Suspicion(this.params.suspicionHalfLifeMs, this.params.suspicionLimit);
+    this.book = new RouteBook(this.self, this.params, this.rng, this.table, this.suspicion, this.stats);
+  }
+
+  /* ---- links ---- */
+
+  /** A link session to neighbour `n` is up; `rttMs` is the handshake RTT if known. */
+  onLinkUp(n: NodeId, now: number, rttMs?: number): void {
+    if (n === this.self) return;
+    let link = this.links.get(n);
+    if (!link) {
+      link = new LinkState(n);
+      this.links.set(n, link);
+    }
+    link.up = true;
+    link.fails = 0;
+    if (rttMs !== undefined && rttMs > 0) this.linkSample(link, rttMs, now);
+    const ms = link.costMs();
+    this.table.addNeighbour(n, Number.isNaN(ms) ? this.typicalLinkMs() : ms, now);
+    link.nextProbeAt = now;
+    this.book.push({ type: "requestSummary", neighbour: n });
+  }
+
+  onLinkDown(n: NodeId, now: number): void {
+    const link = this.links.get(n);
+    if (!link || !link.up) return;
+    link.up = false;
+    this.table.removeNeighbour(n);
+    this.book.linkDown(n, now);
+  }
+
+  /* ---- claims ---- */
+
+  /** A neighbour's summary. Returns false if it was malformed, not from an up neighbour, or a replay. */
+  onNeighbourSummary(s: Summary, now: number): boolean {
+    try {
+      checkSummary(s);
+    } catch {
+      this.stats.badSummaries++;
+      return false;
+    }
+    if (!this.links.get(s.origin)?.up) return false;
+    return this.table.apply(s, now);
+  }
+
+  /** This node's full summary (answer to a neighbour's `requestSummary`). */
+  summary(): Summary {
+    return this.table.takeSummary(++this.seq, true);
+  }
+
+  /** Another node's build asks: which hop after this one towards `dest`, avoiding `visited` and `avoid`? */
+  suggestNextHop(
+    dest: NodeId,
+    visited: readonly NodeId[],
+    avoid: readonly NodeId[],
+    now: number,
+  ): NextHop | null {
+    if (dest === this.self) return null;
+    const skip = new Set<NodeId>(visited);
+    for (const n of avoid) skip.add(n);
+    for (const n of this.suspicion.list(now, 32)) skip.add(n);
+    const hopsLeft = this.params.hopCap - (visited.length - 1);
+    const r = this.table.bestNext(dest, skip, hopsLeft);
+    return r ? { next: r[0], claimMs: r[1] } : null;
+  }
+
+  /* ---- data plane ---- */
+
+  choose(dest: NodeId, now: number): Choice {
+    return this.book.demand(dest, now).choice;
+  }
+
+  noteSent(dest: NodeId, pathId: number, now: number): void {
+    this.book.noteSent(dest, pathId, now);
+  }
+
+  observe(o: Observation, now: number): void {
+    switch (o.type) {
+      case "probeReply": {
+        const link = this.book.takeLinkProbe(o.probeId);
+        if (link !== undefined) {
+          const l = this.links.get(link);
+          if (l) {
+            l.probeInFlight = false;
+            l.fails = 0;
+            this.linkSample(l, o.rttMs, now);
+          }
+        } else this.book.probeReply(o.probeId, o.rttMs, now);
+        return;
+      }
+      case "ack":
+        this.book.ack(o.pathId, o.sentAt, o.rttMs, now);
+        return;
+      case "pathFailed":
+        this.book.pathFailed(o.pathId, now);
+        return;
+      case "built":
+        this.book.built(o.buildId, o.hops, o.prefixRttMs, o.claimsMs, now);
+        return;
+      case "buildFailed":
+        this.book.buildFailed(o.buildId, now);
+        return;
+    }
+  }
+
+  /* ---- time ---- */
+
+  tick(now: number): Action[] {
+    const p = this.params;
+    for (const link of this.book.expiredLinkProbes(now)) {
+      const l = this.links.get(link);
+      if (l) {
+        l.probeInFlight = false;
+        l.fails++;
+      }
+    }
+    for (const l of this.links.values()) {
+      if (!l.up || l.probeInFlight || now < l.nextProbeAt) continue;
+      l.probeInFlight = true;
+      l.nextProbeAt = now + jitterMs(this.rng, p.linkProbeMs, p.timerJitter);
+      this.book.linkProbe(l.id, now, Math.max(p.probeTimeoutFloorMs, 3 * (l.rtt.srtt || 100)));
+    }
+    if (now >= this.nextTrustCheckAt) {
+      this.nextTrustCheckAt = now + 5_000;
+      for (const l of this.links.values()) {
+        if (!l.up) continue;
+        this.table.setUsable(l.id, !this.suspicion.suspected(l.id, now));
+        if (now - this.table.lastHeard(l.id) > p.summaryExpiryMs) this.table.expireClaims(l.id);
+      }
+    }
+    this.book.tick(now);
+    const due = this.table.pendingChanges > 0 && now - this.lastPublishAt >= p.summaryMinGapMs;
+    if (due || now >= this.nextHeartbeatAt) {
+      this.lastPublishAt = now;
+      this.nextHeartbeatAt = now + jitterMs(this.rng, p.summaryHeartbeatMs, p.timerJitter);
+      this.stats.publishes++;
+      this.book.push({ type: "publish", summary: this.table.takeSummary(++this.seq, false) });
+    }
+    return this.book.drain();
+  }
+
+  /* ---- persistence ---- */
+
+  /** Rows changed since the last call (write-behind), rows retired since, and changed link rows. */
+  takeChanges(): { routes: RouteRow[]; retired: { dest: NodeId; hops: Hops }[]; links: LinkRow[] } {
+    const links: LinkRow[] = [];
+    for (const l of this.links.values()) {
+      if (!l.dirty || l.est.nEff === 0) continue;
+      l.dirty = false;
+      links.push({
+        neighbour: l.id,
+        srtt: l.est.mu,
+        rttvar: l.est.variance,
+        nEff: l.est.nEff,
+        lastMs: l.est.lastAt,
+      });
+    }
+    return { ...this.book.takeChanges(), links };
+  }
+
+  /** Restores rows loaded (and already aged) by the store; stored paths are rebuilt when wanted. */
+  importRows(routes: readonly RouteRow[], links: readonly LinkRow[], now: number): void {
+    for (const r of links) {
+      if (r.neighbour === this.self) continue;
+      const l = this.links.get(r.neighbour) ?? new LinkState(r.neighbour);
+      l.est.restore(r.srtt, r.rttvar, r.nEff, now); // the store already aged it
+      l.rtt.add(r.srtt);
+      this.links.set(r.neighbour, l);
+    }
+    this.book.importRoutes(routes, now);
+  }
+
+  /* ---- introspection ---- */
+
+  snapshot(now: number): Snapshot {
+    return {
+      self: this.self,
+      now,
+      neighbours: [...this.links.values()].map((l) => ({
+        id: l.id,
+        up: l.up,
+        rttMs: l.costMs(),
+        suspicion: this.suspicion.value(l.id, now),
+      })),
+      destinations: this.book.views(now),
+      knownDestinations: this.table.destinations,
+    };
+  }
+
+  /** The active path row for a destination (simulator and tests). */
+  activeRow(dest: NodeId): PathRow | null {
+    return this.book.dest(dest)?.active ?? null;
+  }
+
+  destState(dest: NodeId): DestState | undefined {
+    return this.book.dest(dest);
+  }
+
+  /** What this node would advertise for `dest` (ms, Infinity if unknown). */
+  advertised(dest: NodeId): number {
+    return this.table.estimate(dest);
+  }
+
+  suspicionOf(n: NodeId, now: number): number {
+    return this.suspicion.value(n, now);
+  }
+
+  /* ---- internals ---- */
+
+  private linkSample(l: LinkState, rttMs: number, now: number): void {
+    l.rtt.add(rttMs);
+    l.est.add(rttMs, now, this.params.discountHalfLifeMs, this.params.maxWeight);
+    l.dirty = true;
+    if (l.up && this.table.hasNeighbour(l.id)) {
+      this.table.setLinkCost(l.id, l.est.mu, this.params.linkCostHysteresis);
+    }
+  }
+
+  private typicalLinkMs(): number {
+    let sum = 0;
+    let n = 0;
+    for (const l of this.links.values()) {
+      const ms = l.costMs();
+      if (!Number.isNaN(ms)) {
+        sum += ms;
+        n++;
+      }
+    }
+    return n > 0 ? sum / n : 50;
+  }
+}
+
+export function jitterMs(rng: Rng, ms: number, f: number): number {
+  return ms * (1 - f + 2 * f * rng.next());
+}
+
+export { DestState };

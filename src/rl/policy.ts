@@ -1,0 +1,103 @@
+/**
+ * The decisions: which path to probe (discounted lower confidence bound), when data moves to another
+ * path (hysteresis, minimum dwell), which path is the hot standby (node-disjoint first) and where to
+ * fail over. Pure functions over one destination's rows; the agent applies them.
+ */
+import type { AgentParams } from "./constants.ts";
+import { type DestState, overlap, type PathRow } from "./path-row.ts";
+import type { Rng } from "./rng.ts";
+
+/** Optimistic bound on cost: μ − β·s·√(ln N / n). An unsampled row is −∞ (probe it first). */
+export function lowerBound(r: PathRow, totalN: number, now: number, p: AgentParams): number {
+  const n = r.est.weightAt(now, p.discountHalfLifeMs);
+  if (n <= 1e-6) return Number.NEGATIVE_INFINITY;
+  return r.cost() - p.lcbBeta * r.est.sd() * Math.sqrt(Math.log(Math.max(Math.E, totalN)) / n);
+}
+
+/** Pessimistic bound on cost: μ + β·s/√n. */
+export function upperBound(r: PathRow, now: number, p: AgentParams): number {
+  const n = r.est.weightAt(now, p.discountHalfLifeMs);
+  if (n <= 1e-6) return Number.POSITIVE_INFINITY;
+  return r.cost() + (p.lcbBeta * r.est.sd()) / Math.sqrt(n);
+}
+
+/** The challenger to probe next: the lowest lower bound among rows that are not active or standby. */
+export function pickChallenger(ds: DestState, now: number, rng: Rng, p: AgentParams): PathRow | null {
+  const pool = ds.paths.filter(
+    (r) => r !== ds.active && r !== ds.standby && r.state !== "suspect" && !r.probeInFlight,
+  );
+  if (pool.length === 0) return null;
+  if (rng.next() < p.randomProbeShare) return pool[Math.floor(rng.next() * pool.length)]!;
+  const totalN = ds.totalWeight(now, p.discountHalfLifeMs);
+  let best: PathRow | null = null;
+  let bestLb = Number.POSITIVE_INFINITY;
+  for (const r of pool) {
+    const lb = lowerBound(r, totalN, now, p);
+    if (lb < bestLb) {
+      bestLb = lb;
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** A row that data should move to now, or null. Assumes the active path is healthy. */
+export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow | null {
+  const a = ds.active;
+  if (!a) return null;
+  const aCost = a.cost();
+  if (!p.hysteresis) {
+    let best: PathRow = a;
+    for (const r of ds.paths) if (r.healthy() && r.cost() < best.cost()) best = r;
+    return best === a ? null : best;
+  }
+  if (now - ds.activeSince < p.minDwellMs) return null;
+  let best: PathRow | null = null;
+  let bestUb = (1 - p.switchMargin) * aCost;
+  for (const r of ds.paths) {
+    if (r === a || !r.healthy()) continue;
+    if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) continue;
+    const ub = upperBound(r, now, p);
+    if (ub < bestUb) {
+      bestUb = ub;
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** The best healthy non-active row, node-disjoint from the active one if any such row exists. */
+export function pickStandby(ds: DestState): PathRow | null {
+  const a = ds.active;
+  let best: PathRow | null = null;
+  let bestKey = Number.POSITIVE_INFINITY;
+  for (const r of ds.paths) {
+    if (r === a || !r.healthy()) continue;
+    const shared = a ? overlap(a, r) + (a.hops[0] === r.hops[0] && r.hops.length > 1 ? 1 : 0) : 0;
+    const key = shared * 1e9 + r.cost();
+    if (key < bestKey) {
+      bestKey = key;
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** Where data goes when the active path fails: the standby if healthy, else the cheapest healthy row. */
+export function pickFailover(ds: DestState): PathRow | null {
+  if (ds.standby && ds.standby !== ds.active && ds.standby.healthy()) return ds.standby;
+  let best: PathRow | null = null;
+  for (const r of ds.paths) {
+    if (r === ds.active || !r.healthy()) continue;
+    if (!best || r.cost() < best.cost()) best = r;
+  }
+  return best;
+}
+
+/** True if the standby shares a relay (or its first hop) with the active path. */
+export function standbyShared(ds: DestState): boolean {
+  const a = ds.active;
+  const s = ds.standby;
+  if (!a || !s) return false;
+  return overlap(a, s) > 0 || (a.hops[0] === s.hops[0] && s.hops.length > 1 && a.hops.length > 1);
+}

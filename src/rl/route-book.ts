@@ -1,0 +1,550 @@
+/**
+ * The per-destination side of the agent: built paths, their probes, builds, failover, switching,
+ * rotation and retirement. Owns the action outbox. The decisions themselves are in policy.ts.
+ */
+import type { AgentParams } from "./constants.ts";
+import type { DistanceTable } from "./distance-table.ts";
+import { DestState, PathRow, type StoredRoute } from "./path-row.ts";
+import { validPath } from "./path-rules.ts";
+import { pickBetter, pickChallenger, pickFailover, pickStandby, standbyShared } from "./policy.ts";
+import type { Rng } from "./rng.ts";
+import { inconsistentHops, type Suspicion } from "./suspicion.ts";
+import type { Action, DestView, Hops, NodeId, RouteRow, SwitchReason } from "./types.ts";
+
+export function buildStats() {
+  return {
+    linkProbes: 0,
+    pathProbes: 0,
+    builds: 0,
+    buildFailures: 0,
+    publishes: 0,
+    switches: 0,
+    failovers: 0,
+    retired: 0,
+    badSummaries: 0,
+    refusedPaths: 0,
+  };
+}
+export type AgentStats = ReturnType<typeof buildStats>;
+
+interface PendingBuild {
+  readonly ds: DestState;
+  readonly firstHop: NodeId;
+  readonly explicit: Hops | null;
+  readonly timeoutAt: number;
+  readonly firstClaimMs: number;
+  readonly inherit: StoredRoute | PathRow | null;
+  readonly replaces: PathRow | null;
+}
+
+const BUILD_TIMEOUT_MS = 10_000;
+const BUILD_BACKOFF_MIN_MS = 500;
+const BUILD_BACKOFF_MAX_MS = 30_000;
+const SUSPECT_BACKOFF_MAX_MS = 60_000;
+const IDLE_PROBE_AFTER_MS = 2_000;
+/** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
+const WARM_AGREEMENT = 1.2;
+/** Stored destinations rebuilt eagerly at start (most recent first). */
+const EAGER_STORED_DESTS = 16;
+const STORED_ROUTES_PER_DEST = 3;
+
+export class RouteBook {
+  private readonly dests = new Map<NodeId, DestState>();
+  private readonly rows = new Map<number, PathRow>();
+  private readonly pathProbes = new Map<number, { row: PathRow; timeoutAt: number }>();
+  private readonly linkProbes = new Map<number, { n: NodeId; timeoutAt: number }>();
+  private readonly builds = new Map<number, PendingBuild>();
+  private retired: { dest: NodeId; hops: Hops }[] = [];
+  private out: Action[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly self: NodeId,
+    private readonly p: AgentParams,
+    private readonly rng: Rng,
+    private readonly table: DistanceTable,
+    private readonly suspicion: Suspicion,
+    private readonly stats: ReturnType<typeof buildStats>,
+  ) {}
+
+  push(a: Action): void {
+    this.out.push(a);
+  }
+
+  drain(): Action[] {
+    const a = this.out;
+    this.out = [];
+    return a;
+  }
+
+  dest(d: NodeId): DestState | undefined {
+    return this.dests.get(d);
+  }
+
+  demand(d: NodeId, now: number): DestState {
+    let ds = this.dests.get(d);
+    if (!ds) {
+      ds = new DestState(d, now);
+      this.dests.set(d, ds);
+    }
+    ds.lastDemand = now;
+    return ds;
+  }
+
+  /* ---- link probes (bookkeeping only; the agent owns link state) ---- */
+
+  linkProbe(n: NodeId, now: number, timeoutMs: number): void {
+    const id = this.nextId++;
+    this.linkProbes.set(id, { n, timeoutAt: now + timeoutMs });
+    this.stats.linkProbes++;
+    this.out.push({ type: "linkProbe", probeId: id, neighbour: n });
+  }
+
+  takeLinkProbe(id: number): NodeId | undefined {
+    const e = this.linkProbes.get(id);
+    if (!e) return undefined;
+    this.linkProbes.delete(id);
+    return e.n;
+  }
+
+  expiredLinkProbes(now: number): NodeId[] {
+    const out: NodeId[] = [];
+    for (const [id, e] of this.linkProbes) {
+      if (now >= e.timeoutAt) {
+        this.linkProbes.delete(id);
+        out.push(e.n);
+      }
+    }
+    return out;
+  }
+
+  /* ---- observations ---- */
+
+  noteSent(dest: NodeId, pathId: number, now: number): void {
+    const row = this.rows.get(pathId);
+    if (!row || row.dest !== dest) return;
+    if (Number.isFinite(row.lastSentAt)) {
+      row.sendGapMs = 0.875 * row.sendGapMs + 0.125 * Math.min(1_000, now - row.lastSentAt);
+    }
+    row.lastSentAt = now;
+    if (Number.isNaN(row.firstUnackedAt)) row.firstUnackedAt = now;
+  }
+
+  ack(pathId: number, sentAt: number, rttMs: number, now: number): void {
+    const row = this.rows.get(pathId);
+    if (!row) return;
+    if (sentAt >= row.lastSentAt) row.firstUnackedAt = Number.NaN;
+    else if (sentAt >= row.firstUnackedAt)
+      row.firstUnackedAt = Math.min(row.lastSentAt, sentAt + row.sendGapMs);
+    this.success(row, rttMs, now);
+  }
+
+  probeReply(id: number, rttMs: number, now: number): void {
+    const e = this.pathProbes.get(id);
+    if (!e) return;
+    this.pathProbes.delete(id);
+    e.row.probeInFlight = false;
+    if (this.rows.has(e.row.id)) this.success(e.row, rttMs, now);
+  }
+
+  pathFailed(pathId: number, now: number): void {
+    const row = this.rows.get(pathId);
+    if (row) this.failure(row, now);
+  }
+
+  linkDown(n: NodeId, now: number): void {
+    for (const row of [...this.rows.values()]) if (row.hops[0] === n) this.failure(row, now);
+  }
+
+  built(id: number, hops: Hops, prefix: readonly number[], claims: readonly number[], now: number): void {
+    const b = this.builds.get(id);
+    if (!b) {
+      this.out.push({ type: "retire", pathId: id, hops }); // late: we gave up on it
+      return;
+    }
+    this.builds.delete(id);
+    const ds = b.ds;
+    ds.buildsInFlight--;
+    const rtt = prefix[prefix.length - 1]!;
+    const ok =
+      validPath(this.self, ds.dest, hops, this.p.hopCap) &&
+      hops[0] === b.firstHop &&
+      prefix.length === hops.length &&
+      claims.length === hops.length &&
+      Number.isFinite(rtt) &&
+      rtt > 0 &&
+      (!b.explicit || sameHops(b.explicit, hops));
+    if (!ok) {
+      this.stats.refusedPaths++;
+      this.out.push({ type: "retire", pathId: id, hops });
+      return this.buildBackoff(ds, now);
+    }
+    for (const n of inconsistentHops(hops, prefix, claims, b.firstClaimMs, this.p.claimTolerance)) {
+      this.suspicion.add(n, now);
+    }
+    const avoid = hops.some((h) => this.suspicion.suspected(h, now));
+    const dup = ds.paths.find((r) => r.sameHops(hops));
+    if (avoid || (dup && !b.replaces)) {
+      this.stats.refusedPaths++;
+      this.out.push({ type: "retire", pathId: id, hops });
+      return this.buildBackoff(ds, now);
+    }
+    const row = new PathRow(id, ds.dest, hops, now, now + this.jit(this.p.pathLifetimeMs));
+    const inh = b.inherit;
+    if (inh) {
+      const mu = inh instanceof PathRow ? inh.est.mu : inh.mu;
+      if (rtt <= WARM_AGREEMENT * mu) {
+        if (inh instanceof PathRow)
+          row.est.restore(inh.est.mu, inh.est.variance, inh.est.nEff, inh.est.lastAt);
+        else row.est.restore(inh.mu, inh.variance, inh.nEff, inh.lastMs);
+      }
+    }
+    ds.paths.push(row);
+    this.rows.set(id, row);
+    ds.buildBackoffMs = BUILD_BACKOFF_MIN_MS;
+    this.success(row, rtt, now);
+    if (b.replaces && this.rows.has(b.replaces.id)) {
+      const old = b.replaces;
+      if (old === ds.active) this.switchTo(ds, row, "rotation", now);
+      else if (old === ds.standby) ds.standby = row;
+      this.retire(old);
+    }
+    if (!ds.active) this.switchTo(ds, row, "first", now);
+    this.roles(ds);
+  }
+
+  buildFailed(id: number, now: number): void {
+    const b = this.builds.get(id);
+    if (!b) return;
+    this.builds.delete(id);
+    b.ds.buildsInFlight--;
+    this.stats.buildFailures++;
+    if (b.replaces) b.replaces.rotating = false;
+    this.buildBackoff(b.ds, now);
+  }
+
+  /* ---- time ---- */
+
+  tick(now: number): void {
+    for (const [id, e] of this.pathProbes) {
+      if (now < e.timeoutAt) continue;
+      this.pathProbes.delete(id);
+      e.row.probeInFlight = false;
+      if (this.rows.has(e.row.id)) this.failure(e.row, now);
+    }
+    for (const [id, b] of this.builds) if (now >= b.timeoutAt) this.buildFailed(id, now);
+    for (const ds of this.dests.values()) {
+      if (now - ds.lastDemand < this.p.idleDestMs) this.tickDest(ds, now);
+    }
+  }
+
+  private tickDest(ds: DestState, now: number): void {
+    const p = this.p;
+    if (ds.stored.length > 0 && ds.paths.length === 0 && ds.buildsInFlight === 0) this.rebuildStored(ds, now);
+    const a = ds.active;
+    if (a && !Number.isNaN(a.firstUnackedAt) && now - a.firstUnackedAt > a.suspectAfterMs(p)) {
+      a.firstUnackedAt = Number.NaN;
+      this.failure(a, now);
+    }
+    if (!ds.active || !ds.active.healthy()) {
+      const t = pickFailover(ds);
+      if (t) this.switchTo(ds, t, ds.active ? "failover" : "first", now);
+    } else {
+      const b = p.measure ? pickBetter(ds, now, p) : this.byClaim(ds);
+      if (b) this.switchTo(ds, b, "better", now);
+    }
+    if (p.standby && (!ds.standby || !ds.standby.healthy() || standbyShared(ds))) {
+      const s = pickStandby(ds);
+      if (s !== ds.standby) {
+        ds.standby = s;
+        this.roles(ds);
+      }
+    }
+    this.maintain(ds, now);
+    this.probe(ds, now);
+    const healthy = ds.paths.filter((r) => r.state !== "suspect").length;
+    if (ds.buildsInFlight === 0 && now >= ds.nextBuildAt && ds.paths.length < p.maxCandidates) {
+      if (healthy < p.targetCandidates) this.build(ds, now, false);
+      else if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) this.build(ds, now, true);
+    }
+  }
+
+  /** Rotation, retirement of failed, degraded and surplus paths. */
+  private maintain(ds: DestState, now: number): void {
+    const p = this.p;
+    let best = Number.POSITIVE_INFINITY;
+    for (const r of ds.paths) if (r.healthy()) best = Math.min(best, r.cost());
+    for (const r of [...ds.paths]) {
+      const keep = r === ds.active || r === ds.standby;
+      if (now >= r.expiresAt && !r.rotating) {
+        if (keep && r.healthy()) {
+          r.rotating = true;
+          this.startBuild(ds, r.hops[0]!, r.hops, [], Number.NaN, r, r, now);
+        } else if (!keep) this.retire(r);
+        continue;
+      }
+      if (keep) continue;
+      if (r.fails >= p.retireFailures) {
+        this.retire(r);
+        continue;
+      }
+      if (r.healthy() && r.cost() > p.degradeFactor * best) {
+        if (Number.isNaN(r.degradedSince)) r.degradedSince = now;
+        else if (now - r.degradedSince > p.degradeMs) this.retire(r);
+      } else r.degradedSince = Number.NaN;
+    }
+    while (ds.paths.length > p.maxCandidates) {
+      let worst: PathRow | null = null;
+      for (const r of ds.paths) {
+        if (r === ds.active || r === ds.standby) continue;
+        if (!worst || r.cost() > worst.cost()) worst = r;
+      }
+      if (!worst) break;
+      this.retire(worst);
+    }
+  }
+
+  private probe(ds: DestState, now: number): void {
+    const p = this.p;
+    for (const r of ds.paths) {
+      if (r.probeInFlight || now < r.nextProbeAt) continue;
+      let period = 0;
+      if (r.state === "suspect") period = r.backoffMs;
+      else if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) period = p.freshProbeMs;
+      else if (r === ds.standby) period = p.standbyProbeMs;
+      else if (r === ds.active && now - r.lastSentAt > IDLE_PROBE_AFTER_MS) period = p.standbyProbeMs;
+      if (period > 0) this.sendProbe(r, now, period);
+    }
+    if (now >= ds.nextChallengeAt) {
+      ds.nextChallengeAt = now + this.jit(p.challengerProbeMs);
+      const c = pickChallenger(ds, now, this.rng, p);
+      if (c) this.sendProbe(c, now, 0);
+    }
+  }
+
+  private sendProbe(r: PathRow, now: number, period: number): void {
+    const id = this.nextId++;
+    r.probeInFlight = true;
+    r.nextProbeAt = now + (period > 0 ? this.jit(period) : 0);
+    this.pathProbes.set(id, { row: r, timeoutAt: now + r.probeTimeoutMs(this.p) });
+    this.stats.pathProbes++;
+    this.out.push({ type: "pathProbe", probeId: id, pathId: r.id, hops: r.hops });
+  }
+
+  /* ---- builds ---- */
+
+  private build(ds: DestState, now: number, disjoint: boolean): void {
+    const avoidList = this.suspicion.list(now, 32);
+    const avoid = new Set<NodeId>(avoidList);
+    if (disjoint && ds.active) for (const h of ds.active.interior()) avoid.add(h);
+    const ranked = this.table.rank(ds.dest, avoid);
+    if (ranked.length === 0) return this.buildBackoff(ds, now);
+    const used = new Set(ds.paths.map((r) => r.hops[0]));
+    let pick = ranked.find(([n]) => !used.has(n)) ?? ranked[0]!;
+    if (this.rng.next() < this.p.randomBuildShare)
+      pick = ranked[Math.floor(this.rng.next() * ranked.length)]!;
+    const [first] = pick;
+    const firstClaim = first === ds.dest ? 0 : this.table.claim(first, ds.dest);
+    this.startBuild(ds, first, first === ds.dest ? [first] : null, [...avoid], firstClaim, null, null, now);
+  }
+
+  private rebuildStored(ds: DestState, now: number): void {
+    for (const s of ds.stored.slice(0, STORED_ROUTES_PER_DEST)) {
+      this.startBuild(ds, s.hops[0]!, s.hops, [], Number.NaN, s, null, now);
+    }
+    ds.stored = [];
+  }
+
+  private startBuild(
+    ds: DestState,
+    firstHop: NodeId,
+    explicit: Hops | null,
+    avoid: NodeId[],
+    firstClaimMs: number,
+    inherit: StoredRoute | PathRow | null,
+    replaces: PathRow | null,
+    now: number,
+  ): void {
+    const id = this.nextId++;
+    ds.buildsInFlight++;
+    this.stats.builds++;
+    this.builds.set(id, {
+      ds,
+      firstHop,
+      explicit,
+      timeoutAt: now + BUILD_TIMEOUT_MS,
+      firstClaimMs,
+      inherit,
+      replaces,
+    });
+    this.out.push({ type: "build", buildId: id, dest: ds.dest, firstHop, hops: explicit, avoid });
+  }
+
+  private buildBackoff(ds: DestState, now: number): void {
+    ds.nextBuildAt = now + this.jit(ds.buildBackoffMs);
+    ds.buildBackoffMs = Math.min(BUILD_BACKOFF_MAX_MS, ds.buildBackoffMs * 2);
+  }
+
+  /* ---- state changes ---- */
+
+  private success(r: PathRow, rttMs: number, now: number): void {
+    const p = this.p;
+    r.est.add(rttMs, now, p.discountHalfLifeMs, p.maxWeight);
+    r.rtt.add(rttMs);
+    r.loss.add(false, now, p.discountHalfLifeMs);
+    r.fails = 0;
+    r.lastOkAt = now;
+    r.backoffMs = 1_000;
+    r.dirty = true;
+    if (r.state === "suspect") {
+      r.state = "candidate";
+      const ds = this.dests.get(r.dest);
+      if (ds) this.roles(ds);
+    } else if (r.state === "fresh" && r.est.nEff >= p.minSamples - 0.5) r.state = "candidate";
+  }
+
+  private failure(r: PathRow, now: number): void {
+    const ds = this.dests.get(r.dest);
+    r.fails++;
+    r.loss.add(true, now, this.p.discountHalfLifeMs);
+    r.state = "suspect";
+    r.nextProbeAt = now + r.backoffMs;
+    r.backoffMs = Math.min(SUSPECT_BACKOFF_MAX_MS, r.backoffMs * 2);
+    r.dirty = true;
+    if (!ds) return;
+    if (r === ds.standby) ds.standby = null;
+    if (r === ds.active) {
+      const t = pickFailover(ds);
+      if (t) this.switchTo(ds, t, "failover", now);
+      ds.nextBuildAt = Math.min(ds.nextBuildAt, now);
+    }
+    this.roles(ds);
+  }
+
+  private switchTo(ds: DestState, r: PathRow, reason: SwitchReason, now: number): void {
+    const from = ds.active;
+    ds.active = r;
+    ds.activeSince = now;
+    if (ds.standby === r) ds.standby = this.p.standby ? pickStandby(ds) : null;
+    r.firstUnackedAt = Number.NaN;
+    r.lastSentAt = Number.NEGATIVE_INFINITY;
+    if (reason === "failover") this.stats.failovers++;
+    else this.stats.switches++;
+    this.roles(ds);
+    this.out.push({ type: "switch", dest: ds.dest, fromId: from ? from.id : -1, pathId: r.id, reason });
+  }
+
+  private retire(r: PathRow): void {
+    const ds = this.dests.get(r.dest);
+    this.rows.delete(r.id);
+    if (ds) {
+      const i = ds.paths.indexOf(r);
+      if (i >= 0) ds.paths.splice(i, 1);
+      if (ds.active === r) ds.active = null;
+      if (ds.standby === r) ds.standby = null;
+      this.roles(ds);
+    }
+    this.stats.retired++;
+    this.retired.push({ dest: r.dest, hops: r.hops });
+    this.out.push({ type: "retire", pathId: r.id, hops: r.hops });
+  }
+
+  private roles(ds: DestState): void {
+    for (const r of ds.paths) {
+      if (r.state === "suspect") continue;
+      if (r === ds.active) r.state = "active";
+      else if (r === ds.standby) r.state = "standby";
+      else r.state = r.est.nEff >= this.p.minSamples - 0.5 ? "candidate" : "fresh";
+    }
+    ds.refreshChoice();
+  }
+
+  /** Ablation "trust gossip": follow the neighbours' claims, not the measurements. */
+  private byClaim(ds: DestState): PathRow | null {
+    let best: PathRow | null = null;
+    let bestMs = Number.POSITIVE_INFINITY;
+    for (const r of ds.paths) {
+      if (!r.healthy()) continue;
+      const f = r.hops[0]!;
+      const ms = f === ds.dest ? 0 : this.table.claim(f, ds.dest);
+      if (ms < bestMs) {
+        bestMs = ms;
+        best = r;
+      }
+    }
+    return best && best !== ds.active ? best : null;
+  }
+
+  /* ---- persistence and views ---- */
+
+  takeChanges(): { routes: RouteRow[]; retired: { dest: NodeId; hops: Hops }[] } {
+    const routes: RouteRow[] = [];
+    for (const r of this.rows.values()) {
+      if (!r.dirty || r.est.nEff === 0) continue;
+      r.dirty = false;
+      routes.push({
+        dest: r.dest,
+        hops: r.hops,
+        mu: r.est.mu,
+        variance: r.est.variance,
+        nEff: r.est.nEff,
+        loss: r.loss.value(),
+        lastMs: r.est.lastAt,
+      });
+    }
+    const retired = this.retired;
+    this.retired = [];
+    return { routes, retired };
+  }
+
+  importRoutes(routes: readonly RouteRow[], now: number): void {
+    const byDest = new Map<NodeId, RouteRow[]>();
+    for (const r of routes) {
+      if (!validPath(this.self, r.dest, r.hops, this.p.hopCap)) continue;
+      const list = byDest.get(r.dest) ?? [];
+      list.push(r);
+      byDest.set(r.dest, list);
+    }
+    const recent = [...byDest.entries()].sort(
+      (a, b) => Math.max(...b[1].map((r) => r.lastMs)) - Math.max(...a[1].map((r) => r.lastMs)),
+    );
+    recent.forEach(([dest, list], i) => {
+      const ds = this.demand(dest, i < EAGER_STORED_DESTS ? now : Number.NEGATIVE_INFINITY);
+      // the store already aged the rows: their confidence is as of now
+      ds.stored = list
+        .sort((a, b) => a.mu - b.mu)
+        .slice(0, this.p.maxCandidates)
+        .map((r) => ({ ...r, lastMs: now }));
+    });
+  }
+
+  views(now: number): DestView[] {
+    return [...this.dests.values()].map((ds) => ({
+      dest: ds.dest,
+      activeId: ds.active?.id ?? -1,
+      standbyId: ds.standby?.id ?? -1,
+      activeForMs: ds.active ? now - ds.activeSince : 0,
+      advertisedMs: this.table.estimate(ds.dest),
+      candidates: ds.paths.map((r) => ({
+        pathId: r.id,
+        hops: r.hops,
+        state: r.state,
+        costMs: r.cost(),
+        rttMs: r.est.mu,
+        sdMs: r.est.sd(),
+        loss: r.loss.value(),
+        samples: r.est.weightAt(now, this.p.discountHalfLifeMs),
+        ageMs: now - r.builtAt,
+        lastOkAgoMs: now - r.lastOkAt,
+      })),
+    }));
+  }
+
+  private jit(ms: number): number {
+    return ms * (1 - this.p.timerJitter + 2 * this.p.timerJitter * this.rng.next());
+  }
+}
+
+function sameHops(a: Hops, b: Hops): boolean {
+  return a.length === b.length && a.every((h, i) => h === b[i]);
+}
