@@ -56,6 +56,7 @@ export class ControlChannel {
   readonly #ttlMs: number;
   sent = 0;
   received = 0;
+  #scopes = 0;
 
   constructor(o: ControlChannelOptions) {
     this.identity = o.identity;
@@ -123,7 +124,11 @@ export class ControlChannel {
     );
     const topic = replyTopic(Buffer.from(env.nonce).toString("hex"));
     const expectSender = p?.nodeIdHex ?? opts.expectSender;
-    const accepted = this.#inbound.accept(msg.data, topic, expectSender ? { expectSender } : {});
+    const accepted = this.#inbound.accept(
+      msg.data,
+      topic,
+      expectSender ? { expectSender, scope: "r" } : { scope: "r" },
+    );
     if (!accepted) throw new ControlError("CONTROL_BAD_REPLY", `reply on ${subject} was dropped`);
     this.received++;
     return { ...accepted, subject: msg.subject, canReply: false };
@@ -139,11 +144,16 @@ export class ControlChannel {
     handler: ControlHandler,
     opts: { queue?: string; learn?: LearnSender } = {},
   ): () => void {
-    return this.connection.subscribe(subject, (msg) => this.#deliver(msg, handler, opts.learn), opts.queue);
+    const scope = `s${++this.#scopes}`;
+    return this.connection.subscribe(
+      subject,
+      (msg) => this.#deliver(msg, handler, scope, opts.learn),
+      opts.queue,
+    );
   }
 
-  #deliver(msg: Msg, handler: ControlHandler, learn?: LearnSender): void {
-    const accepted = this.#inbound.accept(msg.data, msg.subject, learn ? { learn } : {});
+  #deliver(msg: Msg, handler: ControlHandler, scope: string, learn?: LearnSender): void {
+    const accepted = this.#inbound.accept(msg.data, msg.subject, learn ? { learn, scope } : { scope });
     if (!accepted) return;
     this.received++;
     const m: ControlMessage = {

@@ -49,6 +49,8 @@ export interface ControlConnectOptions {
   /** Reply inbox prefix (must match the user's subscribe permissions, e.g. `_INBOX.<node id>`). */
   readonly inboxPrefix?: string;
   readonly reconnectTimeWaitMs?: number;
+  /** Dial `servers` in the given order (nearest first) instead of shuffling them. */
+  readonly noRandomize?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -248,6 +250,7 @@ async function open(opts: ControlConnectOptions, creds: () => ControlCredentials
       pingInterval: PING_INTERVAL_MS,
       maxPingOut: MAX_PINGS_OUT,
       waitOnFirstConnect: false,
+      noRandomize: opts.noRandomize ?? false,
       ignoreClusterUpdates: true,
     });
   } catch (cause) {

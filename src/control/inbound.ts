@@ -70,12 +70,13 @@ export class Inbound {
 
   /**
    * Runs every check on `bytes`, which arrived for `expectedTopic`. Returns the accepted message or
-   * null (the reason is counted). `expectSender` pins the sender (replies to a request).
+   * null (the reason is counted). `expectSender` pins the sender (replies to a request); `scope`
+   * keeps replay state per subscription, so overlapping subscriptions each get their copy once.
    */
   accept(
     bytes: Uint8Array,
     expectedTopic: string,
-    opts: { learn?: LearnSender; expectSender?: string } = {},
+    opts: { learn?: LearnSender; expectSender?: string; scope?: string } = {},
   ): Accepted | null {
     const env = parseEnvelope(bytes);
     if (!env) return this.#drop(DropReason.Malformed);
@@ -115,7 +116,7 @@ export class Inbound {
       return this.#drop(DropReason.Forged);
     }
     const nonceHex = Buffer.from(env.nonce).toString("hex");
-    const verdict = this.#replay.check(`${senderId}:${nonceHex}`, env.expiresMs, now);
+    const verdict = this.#replay.check(`${opts.scope ?? ""}:${senderId}:${nonceHex}`, env.expiresMs, now);
     if (verdict === "replayed") return this.#drop(DropReason.Replayed);
     if (verdict === "full") return this.#drop(DropReason.Overloaded);
     let body = env.body;
