@@ -1,22 +1,33 @@
 /**
- * Node side of the admin protocol: verifies a Guardian command, refuses and logs what must be
- * refused, dispatches the rest to an AdminHandler, and signs every answer. Knows no NATS (see
- * admin-nats.ts) and no role: Conflux supplies the handler.
+ * Node side of the admin protocol: listens on `vn.admin.<own id>`, lets the control Inbound refuse
+ * forged, expired, replayed and misaddressed envelopes, refuses commands not from the Guardian or
+ * not meant for this node/realm, dispatches the rest to an AdminHandler, and answers with a reply
+ * signed by the node and sealed to the Guardian. Every refusal is reported to `onRefused` (a
+ * refused envelope gets no answer: the sender cannot be trusted with one).
  */
-import type { SigningKeys } from "../anchor/identity.ts";
+import { type Identity, nodeIdOf, type PublicKeys } from "../anchor/identity.ts";
 import {
-  ADMIN_CLOCK_SKEW_MS,
-  ADMIN_COMMAND_CONTEXT,
-  ADMIN_MAX_LIFETIME_MS,
+  buildEnvelope,
+  type ControlConnection,
+  DropCounters,
+  type DropReason,
+  Inbound,
+  KeyDirectory,
+  replyTopic,
+  Subjects,
+} from "../control/index.ts";
+import {
+  ADMIN_COMMAND_TTL_MS,
   type AdminCommand,
   type AdminResult,
   AdminVerb,
+  encodeBody,
   parseAdminCommand,
-  signAdminResult,
 } from "./admin-protocol.ts";
-import { AdminProtocolError } from "./errors.ts";
-import { MemoryReplayGuard, type ReplayGuard } from "./replay-guard.ts";
-import { openUnverified, type SignedJson, type VerifyKeys, verifyOpened } from "./signed-json.ts";
+
+/* Implementation constants */
+/** Admin commands a node accepts per second from the Guardian (burst twice that). */
+export const ADMIN_RECEIVE_RATE = Object.freeze({ perSecond: 200, burst: 400 });
 
 type Json = Record<string, unknown>;
 type Maybe<T> = T | Promise<T>;
@@ -42,114 +53,145 @@ export interface AdminHandler {
 }
 
 export interface AdminRefusal {
-  readonly code: string;
+  /** A control DropReason (forged, expired, replayed, not-for-me, …) or an ADMIN_* code. */
+  readonly reason: DropReason | string;
   readonly message: string;
-  /** The command id when it could be read (even from an unverified command), else "". */
-  readonly id: string;
-  readonly verb: string;
   readonly at: number;
 }
 
 export interface AdminResponderOptions {
-  /** This node's signing keys (signs answers) and its id (64 hex). */
-  readonly node: SigningKeys;
-  readonly nodeId: string;
+  readonly identity: Identity;
   readonly realm: string;
-  /** The Guardian's verification keys (from the enrolment Credentials). */
-  readonly guardian: VerifyKeys;
+  /** The Guardian's public keys (Credentials.guardian). */
+  readonly guardian: PublicKeys;
+  readonly connection: ControlConnection;
   readonly handler: AdminHandler;
-  readonly replay?: ReplayGuard;
-  readonly now?: () => number;
-  /** Called for every refused command (replayed, expired, forged, misaddressed, malformed). */
   readonly onRefused?: (refusal: AdminRefusal) => void;
-  /** Called after every executed command. */
   readonly onExecuted?: (command: AdminCommand, result: AdminResult) => void;
+  readonly clock?: () => number;
+}
+
+/** DropCounters that also remember the last reason, so a refusal can be logged with it. */
+class RecordingDrops extends DropCounters {
+  last: DropReason | undefined;
+  override count(reason: DropReason): void {
+    super.count(reason);
+    this.last = reason;
+  }
 }
 
 export class AdminResponder {
+  readonly nodeId: string;
+  readonly guardianId: string;
+  readonly drops: DropCounters;
+  executed = 0;
+  refused = 0;
   readonly #o: AdminResponderOptions;
-  readonly #replay: ReplayGuard;
-  readonly #now: () => number;
-  constructor(options: AdminResponderOptions) {
-    this.#o = options;
-    this.#replay = options.replay ?? new MemoryReplayGuard();
-    this.#now = options.now ?? Date.now;
+  readonly #inbound: Inbound;
+  readonly #recording: RecordingDrops;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(o: AdminResponderOptions) {
+    this.#o = o;
+    this.nodeId = Buffer.from(o.identity.nodeId).toString("hex");
+    this.guardianId = Buffer.from(nodeIdOf(o.guardian)).toString("hex");
+    const directory = new KeyDirectory();
+    directory.add(o.guardian);
+    this.#recording = new RecordingDrops();
+    this.drops = this.#recording;
+    this.#inbound = new Inbound({
+      identity: o.identity,
+      directory,
+      drops: this.#recording,
+      receiveRate: ADMIN_RECEIVE_RATE,
+      ...(o.clock ? { clock: o.clock } : {}),
+    });
   }
 
-  /** Raw request bytes (JSON SignedJson) in, raw answer bytes out. Never throws. */
-  async handleBytes(data: Uint8Array): Promise<Uint8Array> {
-    let body: unknown;
-    try {
-      body = JSON.parse(new TextDecoder().decode(data));
-    } catch {
-      body = undefined;
-    }
-    return new TextEncoder().encode(JSON.stringify(await this.handle(body)));
+  get subject(): string {
+    return Subjects.admin(this.nodeId);
   }
 
-  /** A parsed SignedJson command in, a signed answer out. Never throws. */
-  async handle(body: unknown): Promise<SignedJson> {
-    const now = this.#now();
-    let command: AdminCommand;
-    let peekId = "";
-    let peekVerb = "";
-    try {
-      const opened = openUnverified(body);
-      const peek = opened.value as { id?: unknown; verb?: unknown } | null;
-      if (typeof peek?.id === "string" && /^[0-9a-f]{32}$/.test(peek.id)) peekId = peek.id;
-      if (typeof peek?.verb === "string") peekVerb = peek.verb.slice(0, 32);
-      if (!verifyOpened(opened, ADMIN_COMMAND_CONTEXT, this.#o.guardian)) {
-        throw new AdminProtocolError("ADMIN_BAD_SIGNATURE", "the command is not signed by the Guardian");
-      }
-      command = parseAdminCommand(opened.value);
-      this.#check(command, now);
-    } catch (err) {
-      const code = err instanceof AdminProtocolError ? err.code : "ADMIN_BAD_ENVELOPE";
-      const message = err instanceof Error ? err.message : String(err);
-      return this.#refuse({ code, message, id: peekId, verb: peekVerb, at: now });
+  start(): void {
+    if (this.#unsubscribe) return;
+    this.#unsubscribe = this.#o.connection.subscribe(this.subject, (msg) => {
+      void this.handle(msg.data, msg.subject, msg.reply);
+    });
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  /** Checks and runs one received message; answers on `reply`. Never throws. */
+  async handle(data: Uint8Array, subject: string, reply: string | undefined): Promise<void> {
+    const now = (this.#o.clock ?? Date.now)();
+    this.#recording.last = undefined;
+    const accepted = this.#inbound.accept(data, subject);
+    if (!accepted) {
+      this.#refuse(this.#recording.last ?? "dropped", "the control envelope was refused", now);
+      return;
     }
     let result: AdminResult;
+    let command: AdminCommand | undefined;
     try {
-      const out = await this.#dispatch(command);
+      if (accepted.senderId !== this.guardianId || !accepted.sealed) {
+        throw refusal("ADMIN_NOT_GUARDIAN", "admin commands come only from the Guardian, sealed");
+      }
+      command = parseAdminCommand(accepted.body);
+      if (command.target !== this.nodeId || command.realm !== this.#o.realm) {
+        throw refusal("ADMIN_WRONG_TARGET", "the command is meant for another node or realm");
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "ADMIN_BAD_SHAPE";
+      const message = err instanceof Error ? err.message : String(err);
+      this.#refuse(code, message, now);
+      if (accepted.senderId !== this.guardianId) return;
       result = {
         v: 1,
         type: "admin.result",
-        id: command.id,
-        node: this.#o.nodeId,
-        ok: true,
-        result: out,
-        at: this.#now(),
+        node: this.nodeId,
+        verb: AdminVerb.Query,
+        ok: false,
+        error: { code, message },
       };
+      this.#answer(reply, accepted.nonceHex, result);
+      return;
+    }
+    try {
+      const out = await this.#dispatch(command);
+      result = { v: 1, type: "admin.result", node: this.nodeId, verb: command.verb, ok: true, result: out };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       result = {
         v: 1,
         type: "admin.result",
-        id: command.id,
-        node: this.#o.nodeId,
+        node: this.nodeId,
+        verb: command.verb,
         ok: false,
         error: { code: "ADMIN_HANDLER_FAILED", message },
-        at: this.#now(),
       };
     }
+    this.executed++;
+    this.#answer(reply, accepted.nonceHex, result);
     this.#o.onExecuted?.(command, result);
-    return signAdminResult(this.#o.node, result);
   }
 
-  #check(c: AdminCommand, now: number): void {
-    if (c.target !== this.#o.nodeId || c.realm !== this.#o.realm) {
-      throw new AdminProtocolError("ADMIN_WRONG_TARGET", "the command is addressed to another node");
-    }
-    if (c.expiresAt <= now) throw new AdminProtocolError("ADMIN_EXPIRED", "the command has expired");
-    if (c.issuedAt > now + ADMIN_CLOCK_SKEW_MS) {
-      throw new AdminProtocolError("ADMIN_FROM_FUTURE", "the command is issued in the future");
-    }
-    if (c.expiresAt - c.issuedAt > ADMIN_MAX_LIFETIME_MS || c.expiresAt < c.issuedAt) {
-      throw new AdminProtocolError("ADMIN_LIFETIME", "the command's lifetime is out of bounds");
-    }
-    if (!this.#replay.admit(c.id, c.expiresAt + ADMIN_CLOCK_SKEW_MS, now)) {
-      throw new AdminProtocolError("ADMIN_REPLAYED", "the command has been seen before");
-    }
+  #answer(reply: string | undefined, nonceHex: string, result: AdminResult): void {
+    if (!reply) return;
+    const env = buildEnvelope(this.#o.identity, {
+      topic: replyTopic(nonceHex),
+      body: encodeBody(result),
+      ttlMs: ADMIN_COMMAND_TTL_MS,
+      recipient: { nodeId: nodeIdOf(this.#o.guardian), keys: this.#o.guardian },
+    });
+    this.#o.connection.publish(reply, env.bytes);
+  }
+
+  #refuse(reason: string, message: string, at: number): void {
+    this.refused++;
+    this.#o.onRefused?.({ reason, message, at });
   }
 
   async #dispatch(c: AdminCommand): Promise<Json> {
@@ -173,23 +215,13 @@ export class AdminResponder {
         return h.shutdown(c.args.hard === true);
     }
   }
-
-  #refuse(r: AdminRefusal): SignedJson {
-    this.#o.onRefused?.(r);
-    const result: AdminResult = {
-      v: 1,
-      type: "admin.result",
-      id: r.id,
-      node: this.#o.nodeId,
-      ok: false,
-      error: { code: r.code, message: r.message },
-      at: r.at,
-    };
-    return signAdminResult(this.#o.node, result);
-  }
 }
 
 function requireTaint(c: AdminCommand): string {
   if (!c.args.taint) throw new Error("this command needs a taint");
   return c.args.taint;
+}
+
+function refusal(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
 }

@@ -1,10 +1,15 @@
 /**
  * Keeps a node's credentials fresh: renews at half-life, retries with growing delays while the
- * current credentials are still valid, and tells listeners about every new set. Also builds the
- * NATS connection options whose JWT and client certificate follow the renewals (the server drops
- * a connection when its JWT expires; the client reconnects with the current one).
+ * current credentials are still valid, and tells listeners about every new set. `connectControl`
+ * opens the node's control connection (src/control) with them and switches it over on every
+ * renewal (make-before-break: the new connection is up before the old JWT expires).
  */
-import { type ConnectionOptions, jwtAuthenticator } from "nats";
+import {
+  ControlConnection,
+  type ControlConnectOptions,
+  type ControlCredentials,
+  Subjects,
+} from "../control/index.ts";
 import { type GuardianEndpoint, renew as renewRequest } from "./client.ts";
 import type { NodeKeys } from "./node-keys.ts";
 import type { Credentials } from "./wire.ts";
@@ -29,8 +34,9 @@ export class CredentialRenewer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = RETRY_MIN_MS;
   #running = false;
+  renewals = 0;
   readonly #o: RenewerOptions;
-  readonly #listeners = new Set<(c: Credentials) => void>();
+  readonly #listeners = new Set<(c: Credentials) => void | Promise<void>>();
 
   constructor(o: RenewerOptions) {
     this.#o = o;
@@ -45,8 +51,8 @@ export class CredentialRenewer {
     return this.#o.keys;
   }
 
-  /** Calls `listener` with every renewed set; returns the unsubscribe function. */
-  onRenewed(listener: (c: Credentials) => void): () => void {
+  /** Calls `listener` with every renewed set (awaited in order); returns the unsubscribe function. */
+  onRenewed(listener: (c: Credentials) => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -63,12 +69,13 @@ export class CredentialRenewer {
     this.#timer = undefined;
   }
 
-  /** Renews at once; resolves with the new credentials (listeners are told first). */
+  /** Renews at once; resolves with the new credentials after every listener has run. */
   async renewNow(): Promise<Credentials> {
     const next = await (this.#o.renew ?? renewRequest)(this.#o.endpoint, this.#o.keys);
     this.#current = next;
     this.#retryMs = RETRY_MIN_MS;
-    for (const l of this.#listeners) l(next);
+    this.renewals++;
+    for (const l of this.#listeners) await l(next);
     return next;
   }
 
@@ -96,32 +103,33 @@ export class CredentialRenewer {
   }
 }
 
-/**
- * Options for `connect()` from the `nats` package: the Master URLs, mTLS with the current client
- * certificate, and the current JWT (the authenticator is synchronous, as nats.js requires). The
- * `tls` object is updated in place on renewal, so every reconnect uses the newest certificate.
- */
-export function nodeNatsOptions(
-  renewer: CredentialRenewer,
-  extra: Partial<ConnectionOptions> = {},
-): ConnectionOptions {
-  const c = renewer.current;
-  const tls = { ca: c.caBundle, cert: c.tlsCertificate, key: renewer.keys.tlsPrivateKeyPem };
-  renewer.onRenewed((next) => {
-    tls.cert = next.tlsCertificate;
-    tls.ca = next.caBundle;
-  });
-  const seed = new TextEncoder().encode(renewer.keys.natsSeed);
+/** The control-connection credentials contained in a set of Credentials plus the node's secrets. */
+export function controlCredentials(c: Credentials, keys: NodeKeys): ControlCredentials {
+  return { jwt: c.natsJwt, seed: keys.natsSeed, certPem: c.tlsCertificate, keyPem: keys.tlsPrivateKeyPem };
+}
+
+/** Connection options for a node: Master URLs, CA, credentials, and its private reply inbox. */
+export function controlConnectOptions(
+  c: Credentials,
+  keys: NodeKeys,
+  extra: Partial<ControlConnectOptions> = {},
+): ControlConnectOptions {
   return {
     servers: [...c.masters],
-    tls,
-    authenticator: jwtAuthenticator(
-      () => renewer.current.natsJwt,
-      () => seed,
-    ),
-    reconnectTimeWait: 250,
-    reconnectJitterTLS: 100,
-    maxReconnectAttempts: -1,
+    caPem: c.caBundle,
+    credentials: controlCredentials(c, keys),
+    name: `veilnet-node-${c.nodeId.slice(0, 16)}`,
+    inboxPrefix: Subjects.inboxPrefix(c.nodeId),
     ...extra,
   };
+}
+
+/** Connects with the renewer's current credentials and follows every renewal. */
+export async function connectControl(
+  renewer: CredentialRenewer,
+  extra: Partial<ControlConnectOptions> = {},
+): Promise<ControlConnection> {
+  const conn = await ControlConnection.connect(controlConnectOptions(renewer.current, renewer.keys, extra));
+  renewer.onRenewed((next) => conn.renew(controlCredentials(next, renewer.keys)));
+  return conn;
 }

@@ -69,8 +69,11 @@ export interface Credentials {
   readonly caBundle: string;
   /** NATS server URLs of the Master super cluster. */
   readonly masters: readonly string[];
-  /** The Guardian's hybrid verification keys (certificates, admin commands, revocation lists). */
-  readonly guardian: { readonly ed25519: string; readonly mldsa65: string };
+  /**
+   * The Guardian's public keys: it signs certificates, admin commands and revocation lists, and
+   * admin answers are sealed to it. Add them to the node's control KeyDirectory.
+   */
+  readonly guardian: PublicKeys;
   readonly issuedAt: number;
   /** The earliest expiry of the three credentials (ms since epoch). */
   readonly expiresAt: number;
@@ -110,6 +113,11 @@ export function encodePublicKeys(k: PublicKeys): Record<keyof PublicKeys, string
     x25519: b64u(k.x25519),
     mlkem768: b64u(k.mlkem768),
   };
+}
+
+/** Credentials as JSON (public keys as base64url). */
+export function credentialsJson(c: Credentials): Record<string, unknown> {
+  return { ...c, guardian: encodePublicKeys(c.guardian) };
 }
 
 /* Parsers: every field is checked; nothing from the network is trusted by shape alone. */
@@ -155,7 +163,6 @@ export function parsePublicKeys(value: unknown): PublicKeys {
 
 export function parseCredentials(value: unknown): Credentials {
   const o = object(value);
-  const g = object(o.guardian);
   const masters = Array.isArray(o.masters) ? o.masters.map((m) => str(m, "masters[]", 512)) : [];
   const taints = Array.isArray(o.taints) ? o.taints.map((t) => str(t, "taints[]", 64)) : [];
   return {
@@ -169,10 +176,7 @@ export function parseCredentials(value: unknown): Credentials {
     tlsCertificate: str(o.tlsCertificate, "tlsCertificate", 16_384),
     caBundle: str(o.caBundle, "caBundle", 65_536),
     masters,
-    guardian: {
-      ed25519: str(g.ed25519, "guardian.ed25519", 64),
-      mldsa65: str(g.mldsa65, "guardian.mldsa65", 4096),
-    },
+    guardian: parsePublicKeys(o.guardian),
     issuedAt: time(o.issuedAt),
     expiresAt: time(o.expiresAt),
   };

@@ -7,12 +7,12 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { issueCertificate } from "../../anchor/certificate.ts";
 import type { PublicKeys } from "../../anchor/identity.ts";
+import { nodePermissions } from "../../control/index.ts";
 import { b64u } from "../../guardian-api/signed-json.ts";
 import type { Credentials } from "../../guardian-api/wire.ts";
 import { mintUserJwt } from "../../pki/index.ts";
 import type { Authority } from "./authority.ts";
 import { ipv4String } from "./ipv4.ts";
-import { nodePermissions } from "./permissions.ts";
 
 /* Implementation constants */
 export const DEFAULT_CREDENTIAL_TTL_MS = 60 * 60_000;
@@ -60,7 +60,7 @@ export async function issueCredentials(
     name: `node-${input.nodeId.slice(0, 16)}`,
     user: input.natsPublicKey,
     account: a.realmKey(input.realm),
-    permissions: nodePermissions(input.realm, input.nodeId),
+    permissions: nodePermissions(input.nodeId),
     ttlSeconds,
     nowSeconds: nowS,
   });
@@ -82,7 +82,7 @@ export async function issueCredentials(
     tlsCertificate: tls.certPem,
     caBundle: a.trust.ca.certPem,
     masters: [...policy.masters],
-    guardian: { ed25519: b64u(a.identity.ed25519Public), mldsa65: b64u(a.identity.mldsa65Public) },
+    guardian: a.identity.publicKeys,
     issuedAt: input.now,
     expiresAt,
   };

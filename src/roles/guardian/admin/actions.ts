@@ -3,16 +3,17 @@
  * revocation) in the database, sends the node a signed command through Master, verifies the
  * node's signed answer, and writes the outcome to the audit log.
  */
+
+import { Subjects } from "../../../control/index.ts";
 import {
+  ADMIN_COMMAND_TTL_MS,
   type AdminArgs,
   type AdminCommand,
   type AdminResult,
   AdminVerb,
-  newAdminCommand,
-  signAdminCommand,
-  verifyAdminResult,
+  encodeBody,
+  parseAdminResult,
 } from "../../../guardian-api/admin-protocol.ts";
-import { adminSubject } from "../../../guardian-api/subjects.ts";
 import type { Authority } from "../authority.ts";
 import { parseTaints } from "../enrol.ts";
 import { GuardianError } from "../errors.ts";
@@ -32,28 +33,35 @@ export interface AdminOutcome {
   readonly rttMs: number;
 }
 
-/** Sends one command and verifies the answer against the node's enrolled keys. */
+/**
+ * Sends one command, sealed to the node's enrolled keys, and returns its answer (the control
+ * channel has checked that the reply is signed by that node and bound to this request).
+ */
 export async function sendAdminCommand(
-  a: Authority,
   link: ControlLink,
   node: NodeRecord,
   verb: AdminVerb,
   args: AdminArgs = {},
   timeoutMs = ADMIN_TIMEOUT_MS,
 ): Promise<{ command: AdminCommand; answer: AdminResult; rttMs: number }> {
-  const command = newAdminCommand(verb, { nodeId: node.id, realm: node.realm }, args);
-  const signed = signAdminCommand(a.identity, command);
-  const nc = await link.realmConnection(node.realm);
+  const command: AdminCommand = {
+    v: 1,
+    type: "admin.command",
+    verb,
+    args,
+    target: node.id,
+    realm: node.realm,
+  };
+  const channel = await link.realmChannel(node.realm);
   const t0 = performance.now();
-  const reply = await nc.request(adminSubject(node.id), new TextEncoder().encode(JSON.stringify(signed)), {
-    timeout: timeoutMs,
+  const reply = await channel.request(Subjects.admin(node.id), encodeBody(command), {
+    peer: node.publicKeys,
+    timeoutMs: Math.min(timeoutMs, ADMIN_COMMAND_TTL_MS),
   });
   const rttMs = performance.now() - t0;
-  const body = JSON.parse(new TextDecoder().decode(reply.data));
-  const answer = verifyAdminResult(body, command, {
-    ed25519: node.publicKeys.ed25519,
-    mldsa65: node.publicKeys.mldsa65,
-  });
+  const answer = parseAdminResult(reply.body);
+  if (answer.node !== node.id)
+    throw new GuardianError("ADMIN_ANSWER_NODE", "the answer names another node", 502);
   return { command, answer, rttMs };
 }
 
@@ -92,7 +100,7 @@ export async function runAdmin(
   }
   let outcome: AdminOutcome;
   try {
-    const { answer, rttMs } = await sendAdminCommand(a, link, node, verb, args, timeoutMs);
+    const { answer, rttMs } = await sendAdminCommand(link, node, verb, args, timeoutMs);
     outcome = { node: node.id, verb, answer, rttMs };
   } catch (err) {
     const code =

@@ -9,6 +9,7 @@ import type { Server } from "bun";
 import { GuardianApiError } from "../../../guardian-api/errors.ts";
 import {
   type ApiErrorBody,
+  credentialsJson,
   type Health,
   PATH_ENROL,
   PATH_HEALTH,
@@ -56,7 +57,7 @@ export function startApiServer(
           const kind = url.pathname === PATH_ENROL ? "enrol" : "renew";
           const creds = kind === "enrol" ? await service.enrol(body) : await service.renew(body);
           o.onIssued?.(kind, creds.nodeId);
-          return Response.json(creds);
+          return Response.json(credentialsJson(creds));
         }
         if (req.method === "GET" && url.pathname === PATH_REVOCATIONS) {
           const realm = url.searchParams.get("realm") ?? "";

@@ -1,115 +1,127 @@
 /**
- * The Guardian on Master's NATS super cluster:
+ * The Guardian on Master's NATS super cluster, through src/control:
  * - as a system-account user it pushes realm account JWTs (create a realm, add a revocation) on
  *   `$SYS.REQ.CLAIMS.UPDATE`; the servers then refuse and disconnect revoked users by themselves;
- * - as its own user inside each realm account it publishes signed revocation lists and sends admin
- *   commands (request/reply) to nodes.
- * Every connection uses mTLS with a client certificate the Guardian issues itself from the CA.
- * Account updates are serialised: nats-server keeps the last JWT written (research/nats.md §2).
+ * - as its own user inside each realm account it runs a ControlChannel under the Guardian's hybrid
+ *   identity: signed revocation lists on `vn.revoke`, sealed admin requests on `vn.admin.<id>`.
+ * Every connection uses mTLS with a client certificate the Guardian issues itself from the CA, and
+ * is renewed (make-before-break) well before its JWT expires.
  */
-
-import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, jwtAuthenticator, type NatsConnection } from "nats";
-import { REVOCATIONS_SUBJECT } from "../../../guardian-api/subjects.ts";
-import { mintAccountJwt, mintUserJwt, newNatsKey, verifyJwt } from "../../../pki/index.ts";
+import {
+  ControlChannel,
+  ControlConnection,
+  type ControlCredentials,
+  guardianPermissions,
+  pushAccountJwt,
+  Subjects,
+} from "../../../control/index.ts";
+import { GUARDIAN_INBOX_ID } from "../../../control/subjects.ts";
+import { mintAccountJwt, mintUserJwt, type NatsKey, newNatsKey } from "../../../pki/index.ts";
 import type { Authority } from "../authority.ts";
 import { GuardianError } from "../errors.ts";
-import { guardianPermissions } from "../permissions.ts";
 import { signedRevocationList } from "../revocations.ts";
 
 /* Implementation constants */
-export const GUARDIAN_USER_TTL_S = 3600;
-export const GUARDIAN_USER_REFRESH_MS = 20 * 60_000;
-export const CLAIMS_UPDATE_TIMEOUT_MS = 3_000;
-const CLAIMS_UPDATE_SUBJECT = "$SYS.REQ.CLAIMS.UPDATE";
+export const GUARDIAN_CREDENTIAL_TTL_S = 3600;
+export const GUARDIAN_RENEW_MS = 20 * 60_000;
+/** The Guardian sends admin commands and lists faster than a node may send control messages. */
+export const GUARDIAN_SEND_RATE = Object.freeze({ perSecond: 1000, burst: 1000 });
+
+export interface ControlLinkOptions {
+  /** Servers that must acknowledge an account push (default 1: the others get it by gossip). */
+  readonly expectServers?: number;
+}
 
 export class ControlLink {
   readonly #a: Authority;
   readonly #servers: readonly string[];
-  #tls: { ca: string; cert: string; key: string } | undefined;
-  #system: NatsConnection | undefined;
-  readonly #realms = new Map<string, Promise<NatsConnection>>();
+  readonly #o: ControlLinkOptions;
+  #system: Promise<ControlConnection> | undefined;
+  readonly #realms = new Map<string, Promise<ControlChannel>>();
   #pushChain: Promise<unknown> = Promise.resolve();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
 
-  constructor(a: Authority, servers: readonly string[]) {
+  constructor(a: Authority, servers: readonly string[], o: ControlLinkOptions = {}) {
     if (servers.length === 0) throw new GuardianError("NO_MASTERS", "no Master (NATS) URLs configured");
     this.#a = a;
     this.#servers = servers;
+    this.#o = o;
   }
 
-  async #tlsOptions(): Promise<{ ca: string; cert: string; key: string }> {
-    if (!this.#tls) {
-      const issued = await this.#a.trust.ca.issueClient({
-        commonName: "veilnet-guardian",
-        validSeconds: 7 * 86_400,
-      });
-      this.#tls = { ca: this.#a.trust.ca.certPem, cert: issued.certPem, key: issued.keyPem ?? "" };
-    }
-    return this.#tls;
-  }
-
-  async #systemConnection(): Promise<NatsConnection> {
-    if (this.#system && !this.#system.isClosed()) return this.#system;
-    this.#system = await connect({
-      servers: [...this.#servers],
-      name: "veilnet-guardian-system",
-      tls: await this.#tlsOptions(),
-      authenticator: credsAuthenticator(readFileSync(this.#a.paths.trust.systemUserCreds)),
-      reconnectTimeWait: 250,
-      maxReconnectAttempts: -1,
+  async #credentials(
+    account: NatsKey,
+    name: string,
+    permissions?: ReturnType<typeof guardianPermissions>,
+  ): Promise<ControlCredentials> {
+    const user = newNatsKey("user");
+    const jwt = await mintUserJwt({
+      name,
+      user: user.publicKey,
+      account,
+      ttlSeconds: GUARDIAN_CREDENTIAL_TTL_S,
+      ...(permissions ? { permissions } : {}),
     });
-    return this.#system;
+    const tls = await this.#a.trust.ca.issueClient({
+      commonName: "veilnet-guardian",
+      validSeconds: GUARDIAN_CREDENTIAL_TTL_S,
+    });
+    return { jwt, seed: user.seed, certPem: tls.certPem, keyPem: tls.keyPem ?? "" };
   }
 
-  /** The Guardian's connection inside a realm account (created on first use, then kept). */
-  realmConnection(realm: string): Promise<NatsConnection> {
-    let conn = this.#realms.get(realm);
-    if (!conn) {
-      conn = this.#openRealm(realm);
-      this.#realms.set(realm, conn);
-      conn.catch(() => this.#realms.delete(realm));
-    }
+  async #open(
+    account: NatsKey,
+    name: string,
+    permissions?: ReturnType<typeof guardianPermissions>,
+    inboxPrefix?: string,
+  ): Promise<ControlConnection> {
+    const conn = await ControlConnection.connect({
+      servers: this.#servers,
+      caPem: this.#a.trust.ca.certPem,
+      credentials: await this.#credentials(account, name, permissions),
+      name,
+      ...(inboxPrefix ? { inboxPrefix } : {}),
+    });
+    const timer = setInterval(() => {
+      this.#credentials(account, name, permissions).then(
+        (c) => conn.renew(c),
+        () => undefined,
+      );
+    }, GUARDIAN_RENEW_MS);
+    timer.unref?.();
+    this.#timers.push(timer);
     return conn;
   }
 
-  async #openRealm(realm: string): Promise<NatsConnection> {
-    const account = this.#a.realmKey(realm);
-    const user = newNatsKey("user");
-    const mint = () =>
-      mintUserJwt({
-        name: `guardian@${realm}`,
-        user: user.publicKey,
-        account,
-        permissions: guardianPermissions(),
-        ttlSeconds: GUARDIAN_USER_TTL_S,
+  #systemConnection(): Promise<ControlConnection> {
+    if (!this.#system) {
+      this.#system = this.#open(this.#a.trust.systemAccount, "veilnet-guardian-system");
+      this.#system.catch(() => {
+        this.#system = undefined;
       });
-    let jwt = await mint();
-    const timer = setInterval(() => {
-      mint().then(
-        (next) => {
-          jwt = next;
-        },
-        () => undefined,
-      );
-    }, GUARDIAN_USER_REFRESH_MS);
-    timer.unref?.();
-    this.#timers.push(timer);
-    const seed = new TextEncoder().encode(user.seed);
-    return connect({
-      servers: [...this.#servers],
-      name: `veilnet-guardian-${realm}`,
-      tls: await this.#tlsOptions(),
-      authenticator: jwtAuthenticator(
-        () => jwt,
-        () => seed,
-      ),
-      reconnectTimeWait: 250,
-      maxReconnectAttempts: -1,
-    });
+    }
+    return this.#system;
   }
 
-  /** Pushes the realm's account JWT (limits + every revocation) to the servers. */
+  /** The Guardian's control channel inside a realm account (opened on first use, then kept). */
+  realmChannel(realm: string): Promise<ControlChannel> {
+    let ch = this.#realms.get(realm);
+    if (!ch) {
+      ch = this.#open(
+        this.#a.realmKey(realm),
+        `veilnet-guardian-${realm}`,
+        guardianPermissions(),
+        Subjects.inboxPrefix(GUARDIAN_INBOX_ID),
+      ).then(
+        (connection) =>
+          new ControlChannel({ identity: this.#a.identity, connection, sendRate: GUARDIAN_SEND_RATE }),
+      );
+      this.#realms.set(realm, ch);
+      ch.catch(() => this.#realms.delete(realm));
+    }
+    return ch;
+  }
+
+  /** Pushes the realm's account JWT (limits + every revocation) to the servers, serialised. */
   pushRealm(realm: string): Promise<void> {
     const run = this.#pushChain.then(() => this.#push(realm));
     this.#pushChain = run.catch(() => undefined);
@@ -127,29 +139,23 @@ export class ControlLink {
       operator: this.#a.trust.operator,
       revocations,
     });
-    verifyJwt(jwt, { type: "account", trustedIssuers: [this.#a.trust.operator.publicKey] });
-    const nc = await this.#systemConnection();
-    const reply = await nc.request(CLAIMS_UPDATE_SUBJECT, new TextEncoder().encode(jwt), {
-      timeout: CLAIMS_UPDATE_TIMEOUT_MS,
-    });
-    const body = JSON.parse(new TextDecoder().decode(reply.data)) as {
-      data?: { code?: number };
-      error?: unknown;
-    };
-    if (body.data?.code !== 200) {
-      throw new GuardianError("NATS_CLAIMS_REFUSED", `the servers refused realm ${realm}'s account JWT`, 502);
-    }
+    await pushAccountJwt(
+      await this.#systemConnection(),
+      jwt,
+      this.#a.trust.operator.publicKey,
+      this.#o.expectServers ?? 1,
+    );
   }
 
   async pushAllRealms(): Promise<void> {
     for (const r of this.#a.store.realms()) await this.pushRealm(r.id);
   }
 
-  /** Publishes the realm's signed revocation list to every node of the realm. */
+  /** Publishes the realm's signed revocation list (anchor encoding) to every node of the realm. */
   async publishRevocations(realm: string): Promise<void> {
-    const nc = await this.realmConnection(realm);
-    nc.publish(REVOCATIONS_SUBJECT, signedRevocationList(this.#a, realm));
-    await nc.flush();
+    const ch = await this.realmChannel(realm);
+    await ch.publish(Subjects.revocations, signedRevocationList(this.#a, realm));
+    await ch.connection.flush();
   }
 
   async close(): Promise<void> {
@@ -158,12 +164,13 @@ export class ControlLink {
     this.#realms.clear();
     for (const p of all) {
       try {
-        await (await p).close();
+        await (await p).connection.close();
       } catch {
         // a connection that never opened has nothing to close
       }
     }
-    await this.#system?.close();
+    const sys = this.#system;
     this.#system = undefined;
+    if (sys) await (await sys.catch(() => undefined))?.close();
   }
 }
