@@ -13,4 +13,22 @@ export const SUBCOMMANDS: Record<string, { description: string; load: () => Prom
     description: "realms, enrolment tokens and signed admin commands to nodes (on the Guardian host)",
     load: async () => (await import("../roles/guardian/admin/command.ts")).adminCommand as CommandDef,
   },
+  status: {
+    description: "the local node's state: addresses, peers, sessions, counters",
+    load: async () =>
+      (await import("./status-command.ts")).localQueryCommand("status", "local node state") as CommandDef,
+  },
+  peers: {
+    description: "the local node's peers and sessions",
+    load: async () =>
+      (await import("./status-command.ts")).localQueryCommand("peers", "peers and sessions") as CommandDef,
+  },
+  counters: {
+    description: "the local node's data-plane and handshake counters (drops by reason)",
+    load: async () =>
+      (await import("./status-command.ts")).localQueryCommand(
+        "counters",
+        "drop and traffic counters",
+      ) as CommandDef,
+  },
 };

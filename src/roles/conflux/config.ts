@@ -13,6 +13,8 @@ export interface ConfluxConfig {
   readonly guardianUrl: string | undefined;
   /** Enrolment token; needed only on first start. Never logged. */
   readonly token: string | undefined;
+  /** The realm the token enrols into; needed only on first start. */
+  readonly realm: string | undefined;
   /** UDP port for Anchor traffic (0 = pick one). */
   readonly listenPort: number;
   /** TUN device name, or undefined for embedded (in-process) I/O. */
@@ -40,6 +42,7 @@ export interface ConfluxFlags {
   state?: string;
   guardian?: string;
   token?: string;
+  realm?: string;
   listen?: string;
   tun?: string;
   mtu?: string;
@@ -68,6 +71,7 @@ export function loadConfluxConfig(flags: ConfluxFlags): ConfluxConfig {
     stateDir: resolve(pick(flags.state, "state") ?? CONFLUX_DEFAULTS.stateDir),
     guardianUrl,
     token: pick(flags.token, "token"),
+    realm: pick(flags.realm, "realm"),
     listenPort: integer("listen", pick(flags.listen, "listen"), CONFLUX_DEFAULTS.listenPort, 0, 65535),
     tunName: tun,
     mtu: integer("mtu", pick(flags.mtu, "mtu"), CONFLUX_DEFAULTS.mtu, MTU_MIN, MTU_MAX),

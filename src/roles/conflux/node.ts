@@ -1,0 +1,320 @@
+/**
+ * A running Conflux node: enrolment, the control channel to Master, the TUN and its native data
+ * plane, handshakes and the peer manager, admin commands, revocations and the local control socket.
+ * `start` either returns a running node or cleans up everything it began and throws.
+ */
+
+import { formatIPv6 } from "../../anchor/address6.ts";
+import { decodeCertificate, formatIPv4 } from "../../anchor/certificate.ts";
+import { CertificateCache } from "../../anchor/certificate-verify.ts";
+import type { PeerPolicy } from "../../anchor/handshake.ts";
+import { trustedIssuers } from "../../anchor/issuer.ts";
+import { RevocationSet, verifyRevocationList } from "../../anchor/revocation.ts";
+import { ControlChannel, ControlConnection, Subjects } from "../../control/index.ts";
+import { closeTun, configureInterface, openTun, type Tun } from "../../ffi/index.ts";
+import { AdminResponder } from "../../guardian-api/admin-responder.ts";
+import { CredentialRenewer } from "../../guardian-api/renewer.ts";
+import { fromB64u } from "../../guardian-api/signed-json.ts";
+import type { Credentials } from "../../guardian-api/wire.ts";
+import { createAdminHandler } from "./admin-handler.ts";
+import { localCandidates } from "./candidates.ts";
+import type { ConfluxConfig } from "./config.ts";
+import { Dataplane } from "./dataplane/dataplane.ts";
+import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./discovery-messages.ts";
+import { ensureEnrolled } from "./enrolment.ts";
+import { HandshakeDriver } from "./handshake-driver.ts";
+import { LOCAL_CONTROL_SOCKET, LocalControlServer } from "./local-control.ts";
+import { NodeState } from "./node-state.ts";
+import type { PacketIO } from "./packet-io.ts";
+import { PeerManager } from "./peer-manager.ts";
+
+/* Implementation constants */
+export const TICK_MS = 100;
+export const PRESENCE_INTERVAL_MS = 20_000;
+/** Answer a newcomer's presence with ours at most this often, so a restarted node is found at once. */
+export const PRESENCE_ECHO_MIN_MS = 1_000;
+
+export type Log = (line: string) => void;
+
+export class ConfluxNode {
+  readonly startedAt = Date.now();
+  readonly #cleanups: (() => unknown)[] = [];
+  #stopping: Promise<void> | undefined;
+  #resolveStopped: () => void = () => {};
+  /** Resolves when the node has stopped (SIGTERM, admin shutdown or revoke). */
+  readonly stopped = new Promise<void>((r) => {
+    this.#resolveStopped = r;
+  });
+  state!: NodeState;
+  credentials!: Credentials;
+  tun: Tun | undefined;
+  io!: PacketIO;
+  channel!: ControlChannel;
+  peers!: PeerManager;
+  driver!: HandshakeDriver;
+  quarantined: string | undefined;
+  #lastPresence = 0;
+
+  private constructor(
+    readonly config: ConfluxConfig,
+    readonly log: Log,
+  ) {}
+
+  static async start(config: ConfluxConfig, log: Log): Promise<ConfluxNode> {
+    const node = new ConfluxNode(config, log);
+    try {
+      await node.#start();
+    } catch (err) {
+      await node.stop("start failed");
+      throw err;
+    }
+    return node;
+  }
+
+  get nodeIdHex(): string {
+    return this.state.nodeIdHex;
+  }
+
+  async #start(): Promise<void> {
+    this.state = await NodeState.open(this.config.stateDir);
+    const { credentials, guardian } = await ensureEnrolled(this.state, this.config, this.log);
+    this.credentials = credentials;
+    const certificate = decodeCertificate(fromB64u(credentials.anchorCertificate, "anchorCertificate"));
+    const issuer = {
+      ed25519Public: credentials.guardian.ed25519,
+      mldsa65Public: credentials.guardian.mldsa65,
+    };
+    const revoked = new RevocationSet();
+    const trust: PeerPolicy = {
+      realmKeys: trustedIssuers(issuer),
+      realm: credentials.realm,
+      revoked,
+      cache: new CertificateCache(),
+    };
+
+    // Control channel to Master; credentials follow Guardian's renewals.
+    const connection = await ControlConnection.connect({
+      servers: credentials.masters,
+      caPem: credentials.caBundle,
+      credentials: controlCredentials(credentials, this.state),
+      name: `conflux-${this.nodeIdHex.slice(0, 12)}`,
+      inboxPrefix: Subjects.inboxPrefix(this.nodeIdHex),
+    });
+    this.#cleanups.push(() => connection.close());
+    this.channel = new ControlChannel({ identity: this.state.identity, connection });
+    const renewer = new CredentialRenewer({
+      endpoint: guardian,
+      keys: this.state.keys,
+      credentials,
+      onError: (e) => this.log(`credential renewal failed (will retry): ${String(e)}`),
+    });
+    renewer.onRenewed((c) => {
+      this.credentials = c;
+      this.state.saveCredentials(c);
+      void connection
+        .renew(controlCredentials(c, this.state))
+        .catch((e) => this.log(`NATS renew: ${String(e)}`));
+      this.log(`credentials renewed, valid until ${new Date(c.expiresAt).toISOString()}`);
+    });
+    renewer.start();
+    this.#cleanups.push(() => renewer.stop());
+
+    // Packet plane: TUN + native data plane.
+    const ipv4 = formatIPv4(certificate.ipv4);
+    const ipv6 = formatIPv6(certificate.ipv6);
+    if (!this.config.tunName) throw new Error("embedded mode has no TUN data plane yet");
+    const tun = openTun({ name: this.config.tunName });
+    this.tun = tun;
+    this.#cleanups.push(() => closeTun(tun));
+    configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
+    const dp = await Dataplane.start({
+      tunFd: tun.fd,
+      mtu: this.config.mtu,
+      udpPort: this.config.listenPort,
+    });
+    this.io = dp;
+    this.#cleanups.push(() => dp.stop());
+    this.log(`${tun.name} up: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
+
+    // Handshakes and peers.
+    const publicIp = () => connection.nc.info?.client_ip;
+    const candidates = () => {
+      const pub = publicIp();
+      return localCandidates(dp.port, new Set([ipv4]), [...this.config.advertise, ...(pub ? [pub] : [])]);
+    };
+    const now = Date.now();
+    this.driver = new HandshakeDriver(
+      { identity: this.state.identity, certificate, trust },
+      { send: (d, to) => dp.sendControl(d, to) },
+      {
+        established: (e, from, asInitiator) => {
+          if (this.quarantined) return;
+          this.peers.onEstablished(e, from, asInitiator, Date.now());
+        },
+        failed: (id, err) => {
+          this.log(`handshake with ${id.slice(0, 8)} failed: ${String(err)}`);
+          this.peers.onDialFailed(id);
+        },
+      },
+      () => false,
+      now,
+    );
+    this.peers = new PeerManager({
+      selfIdHex: this.nodeIdHex,
+      trust,
+      io: dp,
+      driver: this.driver,
+      signaller: {
+        signal: (peer, idHex, s) =>
+          this.channel.send(peer.publicKeys, Subjects.signal(idHex), encodeSignal(s)),
+      },
+      candidates,
+      log: this.log,
+    });
+    dp.onControl((d, from) => {
+      if (!this.quarantined) this.driver.receive(d, from, Date.now());
+    });
+
+    // Subscriptions: presence (learn keys from the certificate inside), signalling, revocations, admin.
+    this.channel.subscribe(
+      Subjects.presenceAll,
+      (m) => {
+        const p = decodePresence(m.body);
+        const peer = this.peers.onPresence(p.certificate, Date.now());
+        if (
+          peer &&
+          Date.now() - this.#lastPresence > PRESENCE_ECHO_MIN_MS &&
+          peer.established === undefined
+        ) {
+          void this.#publishPresence(certificate.bytes, dp.port);
+        }
+      },
+      {
+        learn: (_sender, env) => {
+          try {
+            const p = decodePresence(env.body);
+            return this.peers.onPresence(p.certificate, Date.now())?.cert.publicKeys;
+          } catch {
+            return undefined;
+          }
+        },
+      },
+    );
+    this.channel.subscribe(Subjects.signal(this.nodeIdHex), (m) => {
+      if (!this.quarantined) this.peers.onSignal(m.senderId, decodeSignal(m.body), Date.now());
+    });
+    connection.subscribe(Subjects.revocations, (msg) => {
+      try {
+        const list = verifyRevocationList(msg.data, { realmKeys: trust.realmKeys, realm: credentials.realm });
+        if (!revoked.apply(list)) return;
+        for (const e of list.entries) {
+          const idHex = Buffer.from(e.id).toString("hex");
+          if (idHex === this.nodeIdHex) {
+            this.log("this node is revoked: stopping");
+            void this.stop("revoked");
+            return;
+          }
+          if (this.peers.block(idHex, "revoked"))
+            this.log(`peer ${idHex.slice(0, 8)} revoked: sessions torn down`);
+        }
+      } catch (e) {
+        this.log(`revocation list refused: ${String(e)}`);
+      }
+    });
+    const admin = new AdminResponder({
+      identity: this.state.identity,
+      realm: credentials.realm,
+      guardian: credentials.guardian,
+      connection,
+      handler: createAdminHandler(this),
+      onRefused: (r) => this.log(`admin command refused: ${r.reason}: ${r.message}`),
+      onExecuted: (c) => this.log(`admin command executed: ${c.verb}`),
+    });
+    admin.start();
+    this.#cleanups.push(() => admin.stop());
+
+    // Timers.
+    const tick = setInterval(() => {
+      const t = Date.now();
+      this.driver.tick(t);
+      this.peers.tick(t);
+    }, TICK_MS);
+    this.#cleanups.push(() => clearInterval(tick));
+    const presence = setInterval(
+      () => void this.#publishPresence(certificate.bytes, dp.port),
+      PRESENCE_INTERVAL_MS + Math.floor(Math.random() * 2000),
+    );
+    this.#cleanups.push(() => clearInterval(presence));
+    await this.#publishPresence(certificate.bytes, dp.port);
+
+    // Local control socket.
+    const local = LocalControlServer.listen(this.state.path(LOCAL_CONTROL_SOCKET), {
+      status: () => this.status(),
+      peers: () => this.peers.snapshot(Date.now()),
+      counters: () => ({
+        dataplane: dp.counters(),
+        handshakes: this.driver.counters,
+        peers: this.peers.counters,
+      }),
+    });
+    this.#cleanups.push(() => local.stop());
+  }
+
+  async #publishPresence(cert: Uint8Array, port: number): Promise<void> {
+    this.#lastPresence = Date.now();
+    try {
+      await this.channel.publish(
+        Subjects.presence(this.nodeIdHex),
+        encodePresence({ certificate: cert, port }),
+      );
+    } catch (e) {
+      this.log(`presence publish failed: ${String(e)}`);
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const now = Date.now();
+    return {
+      node: this.nodeIdHex,
+      realm: this.credentials.realm,
+      ipv4: this.credentials.ipv4,
+      ipv6: this.credentials.ipv6,
+      taints: this.credentials.taints,
+      tun: this.tun?.name ?? null,
+      port: this.io.port,
+      uptimeS: Math.round((now - this.startedAt) / 1000),
+      credentialsExpireAt: new Date(this.credentials.expiresAt).toISOString(),
+      master: this.channel.connection.server,
+      quarantined: this.quarantined ?? null,
+      peers: this.peers.snapshot(now),
+      controlDrops: this.channel.drops.snapshot?.() ?? null,
+      dataplane: this.io.counters(),
+    };
+  }
+
+  /** Stops everything that was started, in reverse order. Idempotent. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.log(`stopping (${reason})`);
+      this.peers?.teardownAll(reason);
+      for (const cleanup of this.#cleanups.reverse()) {
+        try {
+          await cleanup();
+        } catch (e) {
+          this.log(`cleanup: ${String(e)}`);
+        }
+      }
+      this.#resolveStopped();
+    })();
+    return this.#stopping;
+  }
+}
+
+function controlCredentials(c: Credentials, state: NodeState) {
+  return {
+    jwt: c.natsJwt,
+    seed: state.keys.natsSeed,
+    certPem: c.tlsCertificate,
+    keyPem: state.keys.tlsPrivateKeyPem,
+  };
+}
