@@ -1,0 +1,105 @@
+/**
+ * A data-plane node with fixed, test-only keys derived from a shared seed: TUN + Dataplane +
+ * one peer, until SIGTERM/SIGINT. It exists for the two-namespace tests and bench/throughput.sh
+ * until handshakes drive the data plane; it must never carry real traffic (the keys are public).
+ *
+ *   fixed-key-node --side a|b --tun NAME --overlay 100.64.9.1/24 --peer-overlay 100.64.9.2
+ *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S]
+ *
+ * Prints `ready <json>` once forwarding, and `counters <json>` on exit.
+ */
+import { createHash } from "node:crypto";
+import { parsePrefix } from "../../../ffi/inet.ts";
+import { configureInterface } from "../../../ffi/netif.ts";
+import { closeTun, openTun } from "../../../ffi/tun.ts";
+import { Dataplane } from "./dataplane.ts";
+import { DataplaneConfigError } from "./errors.ts";
+
+interface Args {
+  side: "a" | "b";
+  tun: string;
+  overlay: string;
+  peerOverlay: string;
+  listen: { ip: string; port: number };
+  peer: { ip: string; port: number };
+  mtu: number;
+  seed: string;
+}
+
+function hostPort(s: string | undefined, what: string): { ip: string; port: number } {
+  const m = /^(.+):(\d+)$/.exec(s ?? "");
+  if (!m) throw new DataplaneConfigError("DP_BAD_ARG", `--${what} wants IP:PORT`);
+  return { ip: m[1]!, port: Number(m[2]) };
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (flag: string): string | undefined => {
+    const i = argv.indexOf(`--${flag}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const side = get("side");
+  if (side !== "a" && side !== "b") throw new DataplaneConfigError("DP_BAD_ARG", "--side a|b");
+  const need = (flag: string) => {
+    const v = get(flag);
+    if (!v) throw new DataplaneConfigError("DP_BAD_ARG", `--${flag} is required`);
+    return v;
+  };
+  return {
+    side,
+    tun: need("tun"),
+    overlay: need("overlay"),
+    peerOverlay: need("peer-overlay"),
+    listen: hostPort(get("listen"), "listen"),
+    peer: hostPort(get("peer"), "peer"),
+    mtu: Number(get("mtu") ?? 1420),
+    seed: get("seed") ?? "veilnet-fixed-test-keys",
+  };
+}
+
+const derive = (seed: string, label: string) =>
+  new Uint8Array(createHash("sha256").update(`${seed}/${label}`).digest());
+
+/** Runs the node until a signal; resolves with the exit code. */
+export async function runFixedKeyNode(argv: string[]): Promise<number> {
+  const a = parseArgs(argv);
+  const other = a.side === "a" ? "b" : "a";
+  const tun = openTun({ name: a.tun });
+  const peerPrefix = parsePrefix(a.peerOverlay);
+  configureInterface(tun.name, { mtu: a.mtu, addresses: [a.overlay], up: true });
+  const dp = await Dataplane.start({
+    tunFd: tun.fd,
+    mtu: a.mtu,
+    udpPort: a.listen.port,
+    bindAddress: a.listen.ip,
+  });
+  const peerCidr = `${a.peerOverlay.split("/")[0]}/${peerPrefix.family === 4 ? 32 : 128}`;
+  dp.setPeer(0, {
+    endpoint: a.peer,
+    sendKey: derive(a.seed, `${a.side}->${other}`),
+    sendReceiverIndex: a.side === "a" ? 0xb0000001 : 0xa0000001,
+    recvKey: derive(a.seed, `${other}->${a.side}`),
+    localIndex: a.side === "a" ? 0xa0000001 : 0xb0000001,
+    ...(peerPrefix.family === 4 ? { allowedSrcV4: peerCidr } : { allowedSrcV6: peerCidr }),
+  });
+  dp.route(peerCidr, 0);
+  console.log(`ready ${JSON.stringify({ tun: tun.name, port: dp.port, pid: process.pid })}`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  const counters = dp.counters();
+  await dp.stop();
+  closeTun(tun);
+  console.log(`counters ${JSON.stringify(counters)}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  runFixedKeyNode(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`fixed-key-node: ${e instanceof Error ? e.message : e}`);
+      process.exit(1);
+    },
+  );
+}
