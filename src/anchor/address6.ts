@@ -8,7 +8,7 @@
  * fd00::/16 (which holds fd00::/48 and the host's fd00::/64); if the hash gives 0x00 the label is
  * re-hashed with a counter. An all-zero interface id (the subnet-router anycast) is never produced.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./_bytes.ts";
 import { IdentityError } from "./errors.ts";
 import { isValidRealmId } from "./realm.ts";
 
@@ -49,13 +49,7 @@ export function nodeAddress6Bytes(realmId: string, nodeId: Uint8Array): Uint8Arr
   const out = new Uint8Array(16);
   out.set(realmPrefix6Bytes(realmId), 0);
   const realm = enc.encode(realmId);
-  const h = sha256
-    .create()
-    .update(enc.encode(NODE_IID_LABEL))
-    .update(Uint8Array.of(realm.length))
-    .update(realm)
-    .update(nodeId)
-    .digest();
+  const h = sha256(enc.encode(NODE_IID_LABEL), Uint8Array.of(realm.length), realm, nodeId);
   out.set(h.subarray(0, 8), 8);
   if (out.subarray(8).every((x) => x === 0)) out[15] = 1;
   return out;

@@ -4,8 +4,7 @@
  * signatures verified are kept in a bounded LRU cache keyed by certificate id (SHA-256 of the whole
  * encoding); the cheap checks (realm, revocation, time, taints) run on every call.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { toHex } from "./_bytes.ts";
+import { sha256, toHex } from "./_bytes.ts";
 import { CERTIFICATE_SIGNATURE_CONTEXT, type Certificate, decodeCertificate } from "./certificate.ts";
 import {
   CertificateBadSignature,

@@ -22,8 +22,7 @@
  *         3373  signature: Ed25519 (64) || ML-DSA-65 (3309) over all bytes before it,
  *               context CERTIFICATE_SIGNATURE_CONTEXT
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, equalBytes, Reader, utf8, Writer } from "./_bytes.ts";
+import { concatBytes, equalBytes, Reader, sha256, utf8, Writer } from "./_bytes.ts";
 import { nodeAddress6Bytes } from "./address6.ts";
 import { CertificateMalformed } from "./errors.ts";
 import {

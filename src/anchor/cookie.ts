@@ -19,8 +19,7 @@
  */
 import { createHmac } from "node:crypto";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { equalBytes, isAllZero, utf8 } from "./_bytes.ts";
+import { equalBytes, isAllZero, sha256, utf8 } from "./_bytes.ts";
 import { CookieMalformed } from "./errors.ts";
 import { FRAGMENT_TRAILER_SIZE, HANDSHAKE_VERSION, MAC_SIZE, OFF_HANDSHAKE_ID } from "./fragment.ts";
 import type { PublicKeys } from "./identity.ts";
@@ -157,7 +156,7 @@ function mac(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 function labelled(label: string, k: KemPublic): Uint8Array {
-  return sha256.create().update(utf8.encode(label)).update(k.x25519).update(k.mlkem768).digest();
+  return sha256(utf8.encode(label), k.x25519, k.mlkem768);
 }
 
 function bad(code: string, message: string): CookieMalformed {

@@ -12,4 +12,4 @@ test("fuzz: 60k random and mutated inputs across every handshake-plane parser", 
   expect(r.reassemblyBytesMax).toBeLessThanOrEqual(4 * 1024 * 1024);
   // Flat memory: after warm-up the heap may not grow by more than 8 MiB.
   expect(r.heapAfterBytes - r.heapWarmBytes).toBeLessThan(8 * 1024 * 1024);
-});
+}, 60_000);

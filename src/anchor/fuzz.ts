@@ -81,7 +81,7 @@ function mutate(p: Prng, input: Uint8Array): Uint8Array {
     switch (p.below(8)) {
       case 0:
       case 1:
-        if (b.length) b[p.below(b.length)] ^= 1 << p.below(8);
+        if (b.length) flipBit(b, p.below(b.length), p.below(8));
         break;
       case 2:
         if (b.length) b[p.below(b.length)] = [0, 0xff, 0x7f, 0x80, 1][p.below(5)] as number;
@@ -120,6 +120,10 @@ function mutate(p: Prng, input: Uint8Array): Uint8Array {
     }
   }
   return b;
+}
+
+function flipBit(b: Uint8Array, at: number, bit: number): void {
+  b[at] = (b[at] as number) ^ (1 << bit);
 }
 
 function heapUsed(): number {
@@ -252,7 +256,7 @@ export function runFuzz(iterations: number, seed = 1, deepEvery = 1000): FuzzRep
               const dgrams = init.map((d, j) => {
                 if (j !== k) return d;
                 const m = Uint8Array.from(d);
-                m[12 + p.below(m.length - 44)] ^= 1 << p.below(8);
+                flipBit(m, 12 + p.below(m.length - 44), p.below(8));
                 writeMac1(toBob, m);
                 return m;
               });

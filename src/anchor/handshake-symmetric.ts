@@ -12,8 +12,7 @@
  * output is secret as long as either input is.
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, utf8 } from "./_bytes.ts";
+import { concatBytes, sha256, utf8 } from "./_bytes.ts";
 import { HandshakeDecryptFailed } from "./errors.ts";
 
 /* Specification constants */
@@ -48,9 +47,7 @@ export class SymmetricState {
   }
 
   mixHash(...parts: Uint8Array[]): void {
-    const d = sha256.create().update(this.h);
-    for (const p of parts) d.update(p);
-    this.h = d.digest();
+    this.h = sha256(this.h, ...parts);
   }
 
   /** Advances the chaining key with the concatenated secrets; returns a one-use message key. */

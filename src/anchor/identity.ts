@@ -14,9 +14,9 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
+import { sha256 } from "./_bytes.ts";
 import { IdentityError } from "./errors.ts";
 import { type Rng, systemRng } from "./rng.ts";
 
@@ -263,22 +263,15 @@ export function mlKemEncapsulate(
 
 /** The id of a Guardian (issuer) signing key: SHA-256 over a label and both public halves, 16 bytes. */
 export function issuerKeyIdOf(keys: Pick<SigningKeys, "ed25519Public" | "mldsa65Public">): Uint8Array {
-  const h = sha256.create();
-  h.update(new TextEncoder().encode(ISSUER_KEY_ID_LABEL));
-  h.update(keys.ed25519Public);
-  h.update(keys.mldsa65Public);
-  return h.digest().subarray(0, ISSUER_KEY_ID_SIZE);
+  return sha256(new TextEncoder().encode(ISSUER_KEY_ID_LABEL), keys.ed25519Public, keys.mldsa65Public).slice(
+    0,
+    ISSUER_KEY_ID_SIZE,
+  );
 }
 
 /** The node id: SHA-256 over a label and all four public keys, so it commits to the whole identity. */
 export function nodeIdOf(keys: PublicKeys): Uint8Array {
-  const h = sha256.create();
-  h.update(new TextEncoder().encode(NODE_ID_LABEL));
-  h.update(keys.ed25519);
-  h.update(keys.mldsa65);
-  h.update(keys.x25519);
-  h.update(keys.mlkem768);
-  return h.digest();
+  return sha256(new TextEncoder().encode(NODE_ID_LABEL), keys.ed25519, keys.mldsa65, keys.x25519, keys.mlkem768);
 }
 
 function x25519Shared(secret: KeyObject, peerPublic: Uint8Array): Uint8Array {
