@@ -271,7 +271,13 @@ export function issuerKeyIdOf(keys: Pick<SigningKeys, "ed25519Public" | "mldsa65
 
 /** The node id: SHA-256 over a label and all four public keys, so it commits to the whole identity. */
 export function nodeIdOf(keys: PublicKeys): Uint8Array {
-  return sha256(new TextEncoder().encode(NODE_ID_LABEL), keys.ed25519, keys.mldsa65, keys.x25519, keys.mlkem768);
+  return sha256(
+    new TextEncoder().encode(NODE_ID_LABEL),
+    keys.ed25519,
+    keys.mldsa65,
+    keys.x25519,
+    keys.mlkem768,
+  );
 }
 
 function x25519Shared(secret: KeyObject, peerPublic: Uint8Array): Uint8Array {
