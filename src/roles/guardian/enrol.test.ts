@@ -20,7 +20,7 @@ import { type Harness, startHarness } from "./testing/harness.ts";
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ realms: ["alpha", "beta"] });
-});
+}, 30_000);
 afterAll(async () => {
   await h?.stop();
 });
