@@ -137,8 +137,11 @@ try {
     });
     await b.connection.flush();
     await Bun.sleep(300);
-    for (let i = 0; i < (limited ? 20 : 0); i++)
+    // Drain the burst allowance first (signing is slow, so the bucket refills while bursting).
+    const w0 = performance.now();
+    while (limited && performance.now() - w0 < 3000) {
       await sender.publish(Subjects.presence(hex(senderId)), te.encode("burst"));
+    }
     got = 0;
     const t0 = performance.now();
     let sent = 0;
