@@ -53,7 +53,11 @@ test("a 5-node path over loopback UDP carries data end to end; relays see only p
   connect(R3, D);
 
   const back: Uint8Array[] = [];
-  const path = S.service.build([R1.hop(), R2.hop(), R3.hop(), D.hop()], { onData: (_p, d) => back.push(d.slice()) }, clock());
+  const path = S.service.build(
+    [R1.hop(), R2.hop(), R3.hop(), D.hop()],
+    { onData: (_p, d) => back.push(d.slice()) },
+    clock(),
+  );
   const until = async (cond: () => boolean, ms: number) => {
     const end = performance.now() + ms;
     while (!cond() && performance.now() < end) {
@@ -75,7 +79,9 @@ test("a 5-node path over loopback UDP carries data end to end; relays see only p
   }
   await until(() => D.delivered.length >= N, 5_000);
   expect(D.delivered.length).toBe(N);
-  const seqs = new Set(D.delivered.map((x) => new DataView(x.data.buffer, x.data.byteOffset).getUint32(24, true)));
+  const seqs = new Set(
+    D.delivered.map((x) => new DataView(x.data.buffer, x.data.byteOffset).getUint32(24, true)),
+  );
   expect(seqs.size).toBe(N);
   expect(D.delivered.every((x) => Buffer.from(x.data.subarray(0, 24)).equals(marker))).toBe(true);
   expect(hex(D.delivered[0]!.from)).toBe(hex(S.nodeId));
