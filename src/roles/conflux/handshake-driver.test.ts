@@ -57,8 +57,8 @@ describe("handshake driver", () => {
       },
     });
     let now = Date.now();
-    const da = new HandshakeDriver({ ...a, trust }, net.sinkFor(epA), events("a"), () => false, now);
-    const db = new HandshakeDriver({ ...b, trust }, net.sinkFor(epB), events("b"), () => false, now);
+    const da = new HandshakeDriver({ ...a, trust }, net.sinkFor(epA), events("a"), now);
+    const db = new HandshakeDriver({ ...b, trust }, net.sinkFor(epB), events("b"), now);
     net.drivers.set(endpointKey(epA), da);
     net.drivers.set(endpointKey(epB), db);
     net.blockedUntil.set(endpointKey(epB), now + 2 * PUNCH_RESEND_MS + 1); // B's NAT opens late
@@ -89,7 +89,6 @@ describe("handshake driver", () => {
       { ...a, trust },
       net.sinkFor({ ip: "198.18.0.3", port: 1 }),
       { established: () => {}, failed: () => {} },
-      () => false,
       Date.now(),
     );
     for (const type of [0, 1, 2, 3, 4, 5, 255]) {
@@ -101,5 +100,36 @@ describe("handshake driver", () => {
     }
     expect(da.counters.dropped + da.counters.rejected).toBeGreaterThan(0);
     expect(da.counters.established).toBe(0);
+  });
+
+  test("a flood of initiations costs no KEM work once over the load threshold", () => {
+    const net = new Net();
+    const a = node("100.64.0.4");
+    const b = node("100.64.0.5");
+    const epB = { ip: "198.18.0.5", port: 7000 };
+    const now = Date.now();
+    const db = new HandshakeDriver(
+      { ...b, trust },
+      net.sinkFor(epB),
+      { established: () => {}, failed: () => {} },
+      now,
+      16,
+    );
+    // Capture one real initiation (8 fragments) and replay it from many sources: a flood.
+    const da = new HandshakeDriver(
+      { ...a, trust },
+      net.sinkFor({ ip: "198.18.0.4", port: 7000 }),
+      { established: () => {}, failed: () => {} },
+      now,
+    );
+    da.dial(b.certificate, "b", [epB], now);
+    const initiation = net.queue.splice(0).map((m) => m.d);
+    for (let i = 0; i < 200; i++) {
+      for (const d of initiation) db.receive(d, { ip: "198.18.1.1", port: 1000 + i }, now);
+    }
+    // Only the first 16 fragments (two initiations) were processed before cookies were demanded.
+    expect(db.responderStats.decapsulations).toBeLessThanOrEqual(2);
+    expect(db.counters.underLoad).toBeGreaterThan(1500);
+    expect(db.responderStats.cookieReplies).toBeGreaterThan(150);
   });
 });

@@ -21,6 +21,12 @@ import type { Endpoint } from "../../ffi/udp.ts";
 export const PUNCH_RESEND_MS = 400;
 /** Resends before leaving the rest to the initiator's own REKEY_TIMEOUT retransmission. */
 export const PUNCH_RESENDS = 8;
+/**
+ * Above this many initiation fragments per second the responder is "under load": an initiation
+ * then needs a valid cookie (mac2) before it costs any KEM work or reassembly memory. An honest
+ * initiation is 8 fragments, so this admits ~25 handshakes/s before cookies are demanded.
+ */
+export const UNDER_LOAD_FRAGMENTS_PER_S = 200;
 
 export interface DatagramSink {
   send(datagram: Uint8Array, to: Endpoint): void;
@@ -46,14 +52,16 @@ export class HandshakeDriver {
   readonly #responder: HandshakeResponder;
   readonly #dials = new Map<string, Dial>();
   readonly #byHandshakeId = new Map<number, Dial>();
-  readonly counters = { dropped: 0, rejected: 0, established: 0, failed: 0 };
+  readonly counters = { dropped: 0, rejected: 0, established: 0, failed: 0, underLoad: 0 };
+  #windowStart = 0;
+  #windowCount = 0;
 
   constructor(
     readonly local: HandshakeLocal,
     readonly sink: DatagramSink,
     readonly events: HandshakeEvents,
-    readonly underLoad: () => boolean,
     now: number,
+    readonly underLoadThreshold = UNDER_LOAD_FRAGMENTS_PER_S,
   ) {
     this.#responder = new HandshakeResponder(local, now);
   }
@@ -99,7 +107,9 @@ export class HandshakeDriver {
   receive(d: Uint8Array, from: Endpoint, now: number): void {
     const type = d[0];
     if (type === MsgType.HandshakeInitiation) {
-      const out = this.#responder.receive(d, endpointKey(from), now, this.underLoad());
+      const underLoad = this.#countInitiation(now);
+      if (underLoad) this.counters.underLoad++;
+      const out = this.#responder.receive(d, endpointKey(from), now, underLoad);
       this.#onResponderOutput(out, from);
       return;
     }
@@ -180,6 +190,16 @@ export class HandshakeDriver {
       default:
         return;
     }
+  }
+
+  /** Initiation fragments in the current one-second window; true once over the threshold. */
+  #countInitiation(now: number): boolean {
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    this.#windowCount++;
+    return this.#windowCount > this.underLoadThreshold;
   }
 
   #sendAll(datagrams: Uint8Array[], endpoints: Endpoint[]): void {

@@ -156,7 +156,6 @@ export class ConfluxNode {
           this.peers.onDialFailed(id);
         },
       },
-      () => false,
       now,
     );
     this.peers = new PeerManager({

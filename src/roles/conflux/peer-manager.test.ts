@@ -92,7 +92,6 @@ function makeNode(ipv4: string, ep: Endpoint, wire: FakeIO["wire"], signals: unk
       established: (e, from, asInitiator) => manager!.onEstablished(e, from, asInitiator, now),
       failed: (id) => manager!.onDialFailed(id),
     },
-    () => false,
     now,
   );
   manager = new PeerManager({
