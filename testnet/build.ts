@@ -5,9 +5,10 @@
  * name B netns Y`), so nothing ever appears in the host's own namespace, and deleting a run's
  * namespaces deletes every interface it made. Each namespace is configured by one `ip -batch`.
  */
+import { TestnetError } from "./errors.ts";
 import { bridgeName } from "./names.ts";
 import type { Plan, PlanNode } from "./plan.ts";
-import { inRecordedGroup, signalGroup, stopTracked } from "./procs.ts";
+import { inRecordedGroup, killMarked, runMarker, signalGroup, stopTracked } from "./procs.ts";
 import { inNetns, listNetns, run } from "./run.ts";
 import { listProcs, removeRunDir } from "./state.ts";
 
@@ -28,8 +29,38 @@ export async function buildPlan(plan: Plan): Promise<void> {
     const [a, b] = e.ends;
     root.push(`link add ${a.ifname} netns ${a.netns} type veth peer name ${b.ifname} netns ${b.netns}`);
   }
-  await run(["ip", "-batch", "-"], { stdin: `${root.join("\n")}\n` });
+  await run(["ip", "-batch", "-"], { stdin: `${root.join("\n")}\n`, env: runMarker(plan.prefix) });
   await inParallel(plan.nodes, (node) => configureNode(plan, node));
+  await settle(plan);
+}
+
+const SETTLE_TIMEOUT_MS = 5000;
+
+/**
+ * Waits until every veth of the plan is operationally up with its queueing discipline attached.
+ * Carrier changes reach the kernel's link watcher asynchronously; until it runs, a fresh veth
+ * still has the `noop` qdisc and silently drops what is sent, so the first packets after `up`
+ * would be lost.
+ */
+async function settle(plan: Plan): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  const byNetns = new Map<string, string[]>();
+  for (const e of plan.edges)
+    for (const end of e.ends) byNetns.set(end.netns, [...(byNetns.get(end.netns) ?? []), end.ifname]);
+  await inParallel([...byNetns], async ([netns, ifnames]) => {
+    for (;;) {
+      const out = (await run(["ip", "-n", netns, "-o", "link", "show"])).stdout;
+      const ready = ifnames.every((name) => {
+        const line = out.split("\n").find((l) => l.includes(` ${name}@`) || l.includes(` ${name}:`));
+        if (line === undefined) return false;
+        return line.includes("LOWER_UP") && / state UP /.test(line) && !line.includes("qdisc noop");
+      });
+      if (ready) return;
+      if (Date.now() > deadline)
+        throw new TestnetError("TESTNET_SETTLE", `interfaces in ${netns} did not come up`);
+      await Bun.sleep(10);
+    }
+  });
 }
 
 async function configureNode(plan: Plan, node: PlanNode): Promise<void> {
@@ -90,13 +121,15 @@ export interface TeardownReport {
 }
 
 /**
- * Removes everything a run made: its processes, then every namespace of the plan and every
+ * Removes everything a run made: its processes (recorded ones get SIGTERM first; anything else
+ * still carrying the run marker, such as a configuration command orphaned by a killed `up`,
+ * gets SIGKILL), then every namespace of the plan and every
  * namespace whose name carries the prefix (which takes their interfaces, nft tables and qdiscs
  * with them), then the state directory. Safe to call on a half-built or already removed run.
  */
 export async function teardownRun(prefix: string, plan?: Plan): Promise<TeardownReport> {
   const recorded = new Set(listProcs(prefix).map((r) => r.pid));
-  const stopped = await stopTracked(prefix);
+  const stopped = (await stopTracked(prefix)) + (await killMarked(prefix));
   const existing = new Set(await listNetns());
   const names = new Set<string>();
   for (const n of plan?.nodes ?? []) if (existing.has(n.netns)) names.add(n.netns);

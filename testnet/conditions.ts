@@ -193,7 +193,14 @@ export async function changeCondition(
     }
     case "delay": {
       const ms = checkNumber("delay ms", change.ms, 0, 10_000);
-      await Promise.all(edge.ends.map((end) => setDelay(plan, edge, end, ms / 2)));
+      try {
+        await Promise.all(edge.ends.map((end) => setDelay(plan, edge, end, ms / 2)));
+      } catch (err) {
+        await Promise.allSettled(edge.ends.map((end) => clearDelay(plan, edge, end)));
+        delete cond.delayMs;
+        writeCondition(plan.prefix, edge.index, cond);
+        throw err;
+      }
       if (ms === 0) delete cond.delayMs;
       else cond.delayMs = ms;
       break;

@@ -7,7 +7,7 @@
  * group, waits, then SIGKILL. A record whose pid now belongs to another process is dropped,
  * never signalled.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { inNetns } from "./run.ts";
 import {
@@ -20,6 +20,17 @@ import {
   procStartTime,
   recordProc,
 } from "./state.ts";
+
+/**
+ * Environment variable set on every process the harness starts for a run (and so inherited by
+ * everything those start): `VEILNET_TESTNET_RUN=<prefix>`. It finds the run's processes even when
+ * their recorder died before writing a record, e.g. an `ip -batch` orphaned by a killed `up`.
+ */
+export const RUN_MARKER = "VEILNET_TESTNET_RUN";
+
+export function runMarker(prefix: string): Record<string, string> {
+  return { [RUN_MARKER]: prefix };
+}
 
 export type StdioOption = "pipe" | "inherit" | "ignore" | number;
 
@@ -112,6 +123,7 @@ export function spawnTracked(
         ...process.env,
         VEILNET_TESTNET_PREFIX: target.prefix,
         VEILNET_TESTNET_HOST: target.host,
+        [RUN_MARKER]: target.prefix,
         ...opts.env,
       },
       cwd: opts.cwd,
@@ -175,6 +187,55 @@ export async function stopTracked(
   for (const r of live) if (groupAlive(r.pid)) signalGroup(r.pid, "SIGKILL");
   for (const r of live) forgetProc(prefix, r.pid);
   return live.length;
+}
+
+/** Pids of this process and its ancestors: never signalled, whatever their environment says. */
+function selfAndAncestors(): Set<number> {
+  const out = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !out.has(pid); ) {
+    out.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** Live processes carrying the run marker of `prefix` (other than this process and its ancestors). */
+export function markedProcesses(prefix: string): number[] {
+  const needle = Buffer.from(`\0${RUN_MARKER}=${prefix}\0`);
+  const skip = selfAndAncestors();
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || skip.has(pid)) continue;
+    try {
+      const env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
+      if (env.includes(needle)) out.push(pid);
+    } catch {
+      // Gone, or a kernel thread.
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs every marked process of the run and waits (≤ 2 s) until they are gone. */
+export async function killMarked(prefix: string): Promise<number> {
+  const pids = markedProcesses(prefix);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && pids.some((p) => procStartTime(p) !== null && !isZombie(p)))
+    await Bun.sleep(10);
+  return pids.length;
 }
 
 /** Synchronous SIGKILL of every recorded live process (for `exit` handlers). */

@@ -15,6 +15,8 @@ export interface RunOptions {
   stdin?: string;
   /** Throw CommandError on a non-zero exit (default true). */
   check?: boolean;
+  /** Extra environment, e.g. the run marker (see procs.ts). */
+  env?: Record<string, string>;
 }
 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -22,6 +24,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),

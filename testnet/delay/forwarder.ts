@@ -7,14 +7,16 @@
  * frames into the TAP with nftables (netdev egress hook: `fwd to "<tap>"`); this process reads
  * each frame, holds it for the delay and writes it back into the TAP, where a netdev ingress hook
  * marks it and forwards it out of the real interface (the mark lets it past the egress hook the
- * second time). The kernel has no netem, so this is the link's propagation delay. The TAP goes
- * away with this process; SIGTERM ends it cleanly.
+ * second time). The kernel has no netem, so this is the link's propagation delay.
+ *
+ * The packet loop is C (delay-loop.c, compiled by bun:ffi's TinyCC) and blocks this process's
+ * only thread: signals keep their default action, so SIGTERM ends the process, and the TAP
+ * disappears with its descriptor.
  */
-import { read, writeFileSync, writeSync } from "node:fs";
-import { DelayLine } from "./delay-line.ts";
-import { closeFd, openTap } from "./tap.ts";
-
-const MAX_FRAME = 65_536;
+import { cc } from "bun:ffi";
+import { writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { openTap } from "./tap.ts";
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -28,6 +30,16 @@ function arg(name: string): string {
 
 const tap = arg("--tap");
 const delayMs = Number(arg("--delay-ms"));
+if (!(delayMs >= 0 && delayMs <= 60_000)) {
+  console.error(`bad --delay-ms ${delayMs}`);
+  process.exit(2);
+}
+
+const loop = cc({
+  source: join(import.meta.dir, "delay-loop.c"),
+  symbols: { delay_loop: { args: ["int", "double", "ptr"], returns: "int" } },
+});
+
 const fd = openTap(tap);
 try {
   // No IPv6 on the TAP: the namespace's own stack must never send anything through it.
@@ -35,43 +47,8 @@ try {
 } catch {
   // IPv6 may be disabled in this namespace already.
 }
-
-let writeErrors = 0;
-const line = new DelayLine({
-  delayMs,
-  send: (frame) => {
-    try {
-      writeSync(fd, frame);
-    } catch {
-      writeErrors++;
-    }
-  },
-});
-
-let closing = false;
-function shutdown(): void {
-  if (closing) return;
-  closing = true;
-  line.close();
-  closeFd(fd);
-  console.log(`exit sent=${line.sent} dropped=${line.dropped} write_errors=${writeErrors}`);
-  process.exit(0);
-}
-process.on("SIGTERM", shutdown);
-process.on("SIGINT", shutdown);
-
-const buf = Buffer.alloc(MAX_FRAME);
-function next(): void {
-  read(fd, buf, 0, MAX_FRAME, null, (err, n) => {
-    if (closing) return;
-    if (err) {
-      console.error(`read ${tap}: ${err.message}`);
-      shutdown();
-      return;
-    }
-    if (n > 0) line.push(Uint8Array.prototype.slice.call(buf, 0, n));
-    next();
-  });
-}
-next();
-console.log(`ready tap=${tap} pid=${process.pid} delay_ms=${delayMs}`);
+const stats = new Float64Array(3);
+writeSync(1, `ready tap=${tap} pid=${process.pid} delay_ms=${delayMs}\n`);
+const rc = loop.symbols.delay_loop(fd, delayMs, stats);
+writeSync(2, `delay loop ended: ${rc} sent=${stats[0]} dropped_full=${stats[1]} dropped_large=${stats[2]}\n`);
+process.exit(1);
