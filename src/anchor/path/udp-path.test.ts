@@ -7,7 +7,7 @@ import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { connect, hex, type MeshNode, makeNodes, T0, type Wire } from "./mesh.fixture.ts";
 
-type Sock = Awaited<ReturnType<typeof Bun.udpSocket>>;
+type Sock = Bun.udp.Socket<"buffer">;
 
 class UdpWire implements Wire {
   readonly sockets = new Map<MeshNode, Sock>();
