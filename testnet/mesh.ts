@@ -10,7 +10,8 @@
  * await net.destroy();                                     // or let `await using` do it
  * ```
  * A mesh made by `Mesh.up` belongs to this process: it is torn down by `destroy()`, on
- * SIGINT/SIGTERM, at exit, and by the next `Mesh.up` anywhere if this process died without it.
+ * SIGINT/SIGTERM/SIGHUP, at exit, and by the next `Mesh.up` anywhere if this process died
+ * without it. A failure or a signal during `up` removes whatever was built so far.
  * `Mesh.attach(prefix)` joins a run made by `mesh.sh up` (which persists until `mesh.sh down`).
  */
 
@@ -95,6 +96,10 @@ export interface MeshLink {
   condition(): LinkCondition;
 }
 
+export type { MeshProcess, SpawnOptions, StdioOption } from "./procs.ts";
+export type { LinkCondition } from "./state.ts";
+export type { TopologySpec } from "./topology.ts";
+
 const live = new Set<Mesh>();
 let handlersInstalled = false;
 
@@ -117,7 +122,7 @@ export class Mesh implements AsyncDisposable {
 
   /** Builds a topology. Cleans stale runs first; on any failure removes what it made. */
   static async up(opts: MeshUpOptions): Promise<Mesh> {
-    const prefix = checkPrefix(opts.prefix ?? randomPrefix());
+    const prefix = checkPrefix(opts.prefix ?? (await unusedPrefix()));
     const topo: Topology =
       typeof opts.topology === "string"
         ? loadTopology(opts.topology, { nodes: opts.nodes, seed: opts.seed })
@@ -144,7 +149,7 @@ export class Mesh implements AsyncDisposable {
     };
     writeState(state);
     const mesh = new Mesh(plan, !opts.persistent);
-    if (!opts.persistent) mesh.#register();
+    mesh.#register();
     try {
       await buildPlan(plan);
     } catch (err) {
@@ -152,6 +157,8 @@ export class Mesh implements AsyncDisposable {
       throw err;
     }
     writeState({ ...state, phase: "up" });
+    // A persistent run outlives this process: from here on only `down` removes it.
+    if (opts.persistent) live.delete(mesh);
     return mesh;
   }
 
@@ -303,6 +310,15 @@ export class Mesh implements AsyncDisposable {
         process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
       });
     }
+  }
+}
+
+/** A random prefix that no run and no namespace on this machine uses. */
+async function unusedPrefix(): Promise<string> {
+  const taken = new Set([...listRuns(), ...listNetnsSync().map((n) => n.split("-")[0] ?? "")]);
+  for (;;) {
+    const p = randomPrefix();
+    if (!taken.has(p)) return p;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Plays a test process that dies without cleaning up: brings up `pair` with the given prefix,
- * starts a long `sleep` in h1 and a delayed link, prints "ready <sleep pid>", then waits to be killed.
+ * Plays a test process that owns a run: brings up `pair` with the given prefix, starts a long
+ * `sleep` in h1 and a delayed link, prints "ready <sleep pid>", then waits for a signal
+ * (SIGKILL: a crash that leaves everything behind; SIGTERM: the harness cleans up and exits).
  */
 import { Mesh } from "../mesh.ts";
 

@@ -95,6 +95,22 @@ describe.skipIf(!isRoot)("lifecycle", () => {
     expect(await leftovers(prefix)).toEqual({ netns: [], links: [], procs: [] });
   });
 
+  test("SIGTERM to a process owning a run removes the run", async () => {
+    const prefix = randomPrefix();
+    const child = Bun.spawn([BUN, join(import.meta.dir, "_crash-child.ts"), prefix], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const line = await waitForLine(child.stdout, "ready ", 20_000);
+    const sleeperPid = Number(/ready (\d+)/.exec(line)?.[1]);
+    expect((await leftovers(prefix)).netns).toHaveLength(2);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(143);
+    expect(alive(sleeperPid)).toBe(false);
+    expect(await leftovers(prefix)).toEqual({ netns: [], links: [], procs: [] });
+    expect(existsSync(runDir(prefix))).toBe(false);
+  });
+
   test("mesh.sh: up killed mid-way, up again, exec, each, then down from a new process", async () => {
     const prefix = randomPrefix();
     const sh = (args: string[], stdin?: string) =>
