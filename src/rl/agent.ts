@@ -105,7 +105,7 @@ export class Agent {
 
   /** This node's full summary (answer to a neighbour's `requestSummary`). */
   summary(): Summary {
-    return this.table.takeSummary(++this.seq, true);
+    return this.table.snapshotSummary(++this.seq);
   }
 
   /** Another node's build asks: which hop after this one towards `dest`, avoiding `visited` and `avoid`? */

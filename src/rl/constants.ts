@@ -37,6 +37,8 @@ export interface AgentParams {
   standbyProbeMs: number;
   /** Period of challenger probes per active destination. */
   challengerProbeMs: number;
+  /** How often the claims are checked for a cheaper route than any built path (a "hint" build). */
+  hintBuildMs: number;
   /** Fresh paths are probed this often until they have minSamples samples ("verify with 3 probes"). */
   freshProbeMs: number;
   /** Share of challenger probes that go to a random candidate instead of the lowest bound. */
@@ -106,8 +108,9 @@ export const DEFAULT_PARAMS: Readonly<AgentParams> = Object.freeze({
   maxWeight: 20,
 
   lcbBeta: 1.5,
-  standbyProbeMs: 5_000,
-  challengerProbeMs: 15_000,
+  standbyProbeMs: 8_000,
+  challengerProbeMs: 20_000,
+  hintBuildMs: 30_000,
   freshProbeMs: 400,
   randomProbeShare: 0.05,
   timerJitter: 0.25,
@@ -124,7 +127,7 @@ export const DEFAULT_PARAMS: Readonly<AgentParams> = Object.freeze({
   pathLifetimeMs: 30 * 60_000,
   idleDestMs: 60_000,
 
-  linkProbeMs: 30_000,
+  linkProbeMs: 60_000,
   linkCostHysteresis: 0.1,
   summaryMinGapMs: 1_000,
   summaryHeartbeatMs: 30_000,

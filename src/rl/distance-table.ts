@@ -212,6 +212,15 @@ export class DistanceTable {
    * than the change fraction since last published. Marks them published.
    */
   takeSummary(seq: number, full: boolean): Summary {
+    return this.summarise(seq, full, true);
+  }
+
+  /** Everything this node currently advertises, without marking it published (a reply to a request). */
+  snapshotSummary(seq: number): Summary {
+    return this.summarise(seq, true, false);
+  }
+
+  private summarise(seq: number, full: boolean, mark: boolean): Summary {
     const slots = full ? this.destOf.map((_, i) => i) : this.dirty;
     const n = slots.length;
     const dests = new Uint32Array(n);
@@ -226,10 +235,12 @@ export class DistanceTable {
       costs[i] = q;
       hops[i] = q === UNREACHABLE ? 0 : this.bestHops[s]!;
       vias[i] = q === UNREACHABLE ? 0 : Math.max(0, this.bestVia[s]!);
+      if (!mark) continue;
       this.pubCost[s] = q;
       this.pubHops[s] = hops[i]!;
       this.pubVia[s] = this.bestVia[s]!;
     }
+    if (!mark) return { origin: this.self, seq, full, dests, costs, hops, vias };
     if (!full) {
       for (const s of this.dirty) this.dirtyFlag[s] = 0;
       this.dirty = [];

@@ -20,7 +20,7 @@ export class Estimate {
     const n = this.weightAt(now, halfLifeMs) + 1;
     if (this.nEff === 0) {
       this.mu = sample;
-      this.variance = (sample * 0.25) ** 2; // one sample says little about spread
+      this.variance = (sample * 0.1) ** 2; // one sample says little about spread
     } else {
       const alpha = 1 / Math.min(n, maxWeight);
       const delta = sample - this.mu;

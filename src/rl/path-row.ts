@@ -95,6 +95,8 @@ export class DestState {
   lastDemand: number;
   nextChallengeAt = 0;
   nextBuildAt = 0;
+  nextHintAt = 0;
+  nextMaintainAt = 0;
   buildBackoffMs = 500;
   buildsInFlight = 0;
   /** Routes restored from the store, rebuilt (explicit hops) when the destination is wanted. */

@@ -27,7 +27,7 @@ export function pickChallenger(ds: DestState, now: number, rng: Rng, p: AgentPar
     (r) => r !== ds.active && r !== ds.standby && r.state !== "suspect" && !r.probeInFlight,
   );
   if (pool.length === 0) return null;
-  if (rng.next() < p.randomProbeShare) return pool[Math.floor(rng.next() * pool.length)]!;
+  if (rng.next() < p.randomProbeShare) return pool[Math.floor(rng.next() * pool.length)] ?? null;
   const totalN = ds.totalWeight(now, p.discountHalfLifeMs);
   let best: PathRow | null = null;
   let bestLb = Number.POSITIVE_INFINITY;
@@ -100,4 +100,27 @@ export function standbyShared(ds: DestState): boolean {
   const s = ds.standby;
   if (!a || !s) return false;
   return overlap(a, s) > 0 || (a.hops[0] === s.hops[0] && s.hops.length > 1 && a.hops.length > 1);
+}
+
+/**
+ * The undecided challenger: its lower bound says it may beat the active path by the switch margin,
+ * its upper bound does not yet prove it. Probing it quickly settles the question (LUCB-style), so a
+ * better path found by a build is confirmed in seconds rather than in challenger rounds.
+ */
+export function pickDuel(ds: DestState, now: number, p: AgentParams): PathRow | null {
+  const a = ds.active;
+  if (!a || !a.healthy()) return null;
+  const bar = (1 - p.switchMargin) * a.cost();
+  const totalN = ds.totalWeight(now, p.discountHalfLifeMs);
+  let best: PathRow | null = null;
+  let bestLb = bar;
+  for (const r of ds.paths) {
+    if (r === a || !r.healthy()) continue;
+    const lb = lowerBound(r, totalN, now, p);
+    if (lb < bestLb && upperBound(r, now, p) >= bar) {
+      bestLb = lb;
+      best = r;
+    }
+  }
+  return best;
 }

@@ -6,7 +6,7 @@ import type { AgentParams } from "./constants.ts";
 import type { DistanceTable } from "./distance-table.ts";
 import { DestState, PathRow, type StoredRoute } from "./path-row.ts";
 import { validPath } from "./path-rules.ts";
-import { pickBetter, pickChallenger, pickFailover, pickStandby, standbyShared } from "./policy.ts";
+import { pickBetter, pickChallenger, pickDuel, pickFailover, pickStandby, standbyShared } from "./policy.ts";
 import type { Rng } from "./rng.ts";
 import { inconsistentHops, type Suspicion } from "./suspicion.ts";
 import type { Action, DestView, Hops, NodeId, RouteRow, SwitchReason } from "./types.ts";
@@ -47,6 +47,8 @@ const WARM_AGREEMENT = 1.2;
 /** Stored destinations rebuilt eagerly at start (most recent first). */
 const EAGER_STORED_DESTS = 16;
 const STORED_ROUTES_PER_DEST = 3;
+/** Rotation and retirement run this often per destination, not every tick. */
+const MAINTAIN_EVERY_MS = 500;
 
 export class RouteBook {
   private readonly dests = new Map<NodeId, DestState>();
@@ -260,12 +262,23 @@ export class RouteBook {
         this.roles(ds);
       }
     }
-    this.maintain(ds, now);
+    if (now >= ds.nextMaintainAt) {
+      ds.nextMaintainAt = now + MAINTAIN_EVERY_MS;
+      this.maintain(ds, now);
+    }
     this.probe(ds, now);
-    const healthy = ds.paths.filter((r) => r.state !== "suspect").length;
-    if (ds.buildsInFlight === 0 && now >= ds.nextBuildAt && ds.paths.length < p.maxCandidates) {
-      if (healthy < p.targetCandidates) this.build(ds, now, false);
-      else if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) this.build(ds, now, true);
+    if (ds.buildsInFlight > 0 || now < ds.nextBuildAt) return;
+    let healthy = 0;
+    for (const r of ds.paths) if (r.state !== "suspect") healthy++;
+    if (ds.paths.length < p.maxCandidates) {
+      if (healthy < p.targetCandidates) return this.build(ds, now, "diverse");
+      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) return this.build(ds, now, "disjoint");
+    }
+    if (now >= ds.nextHintAt) {
+      ds.nextHintAt = now + this.jit(p.hintBuildMs);
+      let best = Number.POSITIVE_INFINITY;
+      for (const r of ds.paths) if (r.healthy()) best = Math.min(best, r.cost());
+      if (this.table.estimate(ds.dest) < (1 - p.switchMargin) * best) this.build(ds, now, "best");
     }
   }
 
@@ -315,6 +328,8 @@ export class RouteBook {
       else if (r === ds.active && now - r.lastSentAt > IDLE_PROBE_AFTER_MS) period = p.standbyProbeMs;
       if (period > 0) this.sendProbe(r, now, period);
     }
+    const duel = this.p.measure ? pickDuel(ds, now, p) : null;
+    if (duel && !duel.probeInFlight && now >= duel.nextProbeAt) this.sendProbe(duel, now, p.freshProbeMs);
     if (now >= ds.nextChallengeAt) {
       ds.nextChallengeAt = now + this.jit(p.challengerProbeMs);
       const c = pickChallenger(ds, now, this.rng, p);
@@ -333,16 +348,20 @@ export class RouteBook {
 
   /* ---- builds ---- */
 
-  private build(ds: DestState, now: number, disjoint: boolean): void {
-    const avoidList = this.suspicion.list(now, 32);
-    const avoid = new Set<NodeId>(avoidList);
-    if (disjoint && ds.active) for (const h of ds.active.interior()) avoid.add(h);
+  /**
+   * Requests a build: "diverse" prefers a first hop no built path uses (with a random share),
+   * "disjoint" avoids the active path's relays (a standby for failover), "best" follows the claims.
+   */
+  private build(ds: DestState, now: number, mode: "diverse" | "disjoint" | "best"): void {
+    const avoid = new Set<NodeId>(this.suspicion.list(now, 32));
+    if (mode === "disjoint" && ds.active) for (const h of ds.active.interior()) avoid.add(h);
     const ranked = this.table.rank(ds.dest, avoid);
     if (ranked.length === 0) return this.buildBackoff(ds, now);
     const used = new Set(ds.paths.map((r) => r.hops[0]));
-    let pick = ranked.find(([n]) => !used.has(n)) ?? ranked[0]!;
-    if (this.rng.next() < this.p.randomBuildShare)
+    let pick = mode === "best" ? ranked[0]! : (ranked.find(([n]) => !used.has(n)) ?? ranked[0]!);
+    if (mode === "diverse" && this.rng.next() < this.p.randomBuildShare) {
       pick = ranked[Math.floor(this.rng.next() * ranked.length)]!;
+    }
     const [first] = pick;
     const firstClaim = first === ds.dest ? 0 : this.table.claim(first, ds.dest);
     this.startBuild(ds, first, first === ds.dest ? [first] : null, [...avoid], firstClaim, null, null, now);

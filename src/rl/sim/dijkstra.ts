@@ -6,30 +6,94 @@ export interface ShortestPaths {
   readonly prev: Int32Array;
 }
 
+/** Compressed adjacency of a network (built once per network; link states are read live). */
+export interface Csr {
+  readonly off: Int32Array;
+  readonly nbr: Int32Array;
+  readonly lnk: Int32Array;
+}
+
+const csrCache = new WeakMap<Network, Csr>();
+
+function csr(net: Network): Csr {
+  let c = csrCache.get(net);
+  if (c) return c;
+  const n = net.n;
+  const off = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) off[i + 1] = off[i]! + net.adj[i]!.size;
+  const nbr = new Int32Array(off[n]!);
+  const lnk = new Int32Array(off[n]!);
+  for (let i = 0; i < n; i++) {
+    let k = off[i]!;
+    for (const [v, li] of net.adj[i]!) {
+      nbr[k] = v;
+      lnk[k] = li;
+      k++;
+    }
+  }
+  c = { off, nbr, lnk };
+  csrCache.set(net, c);
+  return c;
+}
+
+/** Dijkstra from `src`; `weight` overrides the link weight (default: latency + queueing). */
 export function dijkstra(net: Network, src: number, weight?: (li: number) => number): ShortestPaths {
   const n = net.n;
+  const { off, nbr, lnk } = csr(net);
   const dist = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   const prev = new Int32Array(n).fill(-1);
   if (net.nodeUp[src] === 0) return { dist, prev };
-  const heapNode: number[] = [src];
-  const heapKey: number[] = [0];
+  const hn = new Int32Array(off[n]! + 1);
+  const hk = new Float64Array(off[n]! + 1);
+  let size = 0;
+  const push = (v: number, k: number) => {
+    let i = size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (hk[p]! <= k) break;
+      hn[i] = hn[p]!;
+      hk[i] = hk[p]!;
+      i = p;
+    }
+    hn[i] = v;
+    hk[i] = k;
+  };
   dist[src] = 0;
+  push(src, 0);
   const lat = net.topo.latencyMs;
-  while (heapNode.length > 0) {
-    const u = heapNode[0]!;
-    const du = heapKey[0]!;
-    const ln = heapNode.pop()!;
-    const lk = heapKey.pop()!;
-    if (heapNode.length > 0) siftDown(heapNode, heapKey, ln, lk);
+  const up = net.linkUp;
+  const nodeUp = net.nodeUp;
+  while (size > 0) {
+    const u = hn[0]!;
+    const du = hk[0]!;
+    size--;
+    if (size > 0) {
+      const ln = hn[size]!;
+      const lk = hk[size]!;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= size) break;
+        const r = l + 1;
+        const c = r < size && hk[r]! < hk[l]! ? r : l;
+        if (hk[c]! >= lk) break;
+        hn[i] = hn[c]!;
+        hk[i] = hk[c]!;
+        i = c;
+      }
+      hn[i] = ln;
+      hk[i] = lk;
+    }
     if (du > dist[u]!) continue;
-    for (const [v, li] of net.adj[u]!) {
-      if (net.linkUp[li] === 0 || net.nodeUp[v] === 0) continue;
-      const w = weight ? weight(li) : lat[li]! + net.queueMs(li);
-      const dv = du + w;
+    for (let e = off[u]!; e < off[u + 1]!; e++) {
+      const li = lnk[e]!;
+      const v = nbr[e]!;
+      if (up[li] === 0 || nodeUp[v] === 0) continue;
+      const dv = du + (weight ? weight(li) : lat[li]! + net.queueMs(li));
       if (dv < dist[v]!) {
         dist[v] = dv;
         prev[v] = u;
-        siftUp(heapNode, heapKey, v, dv);
+        push(v, dv);
       }
     }
   }
@@ -43,36 +107,4 @@ export function pathTo(sp: ShortestPaths, dest: number): number[] | null {
   for (let v = dest; sp.prev[v] !== -1; v = sp.prev[v]!) hops.push(v);
   hops.reverse();
   return hops.length > 0 ? hops : null;
-}
-
-function siftUp(nodes: number[], keys: number[], node: number, key: number): void {
-  nodes.push(node);
-  keys.push(key);
-  let i = nodes.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (keys[p]! <= key) break;
-    nodes[i] = nodes[p]!;
-    keys[i] = keys[p]!;
-    i = p;
-  }
-  nodes[i] = node;
-  keys[i] = key;
-}
-
-function siftDown(nodes: number[], keys: number[], node: number, key: number): void {
-  const n = nodes.length;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= n) break;
-    const r = l + 1;
-    const c = r < n && keys[r]! < keys[l]! ? r : l;
-    if (keys[c]! >= key) break;
-    nodes[i] = nodes[c]!;
-    keys[i] = keys[c]!;
-    i = c;
-  }
-  nodes[i] = node;
-  keys[i] = key;
 }

@@ -19,6 +19,8 @@ export const TICK_MS = 100;
 const LOAD_REFRESH_MS = 1_000;
 const WRITE_BEHIND_MS = 10_000;
 const BUILD_FAIL_MS = 1_000;
+/** The baselines walk every this-many-th packet of a flow (an unbiased sample, to save time). */
+const BASELINE_EVERY = 4;
 /** What a lying node claims for every destination, ms. */
 export const LIAR_CLAIM_MS = 1;
 
@@ -73,18 +75,14 @@ export class World {
 
   private makeFlows(): void {
     const n = this.topo.n;
-    const sp = new Map<number, ShortestPaths>();
     for (let i = 0; i < n; i++) {
+      const sp = dijkstra(this.net, i);
+      const rnd = dijkstra(this.net, i, () => this.rng.next());
       for (let k = 0; k < this.sc.flowsPerNode; k++) {
         let d = Math.floor(this.rng.next() * (n - 1));
         if (d >= i) d++;
-        if (!sp.has(i)) sp.set(i, dijkstra(this.net, i));
-        const staticPath = pathTo(sp.get(i)!, d);
-        const randomWeights = dijkstra(this.net, i, () => this.rng.next());
-        const randomPath = pathTo(randomWeights, d);
-        this.flows.push({ src: i, dst: d, staticPath, randomPath });
+        this.flows.push({ src: i, dst: d, staticPath: pathTo(sp, d), randomPath: pathTo(rnd, d) });
       }
-      sp.delete(i);
     }
   }
 
@@ -111,12 +109,13 @@ export class World {
       for (const a of ag.tick(t)) this.exec(i, ag, a, t);
     }
     if (Math.round(t) % this.sc.pktIntervalMs < TICK_MS / 2) {
-      for (let f = 0; f < this.flows.length; f++) this.send(f, t);
+      const round = Math.round(t / this.sc.pktIntervalMs);
+      for (let f = 0; f < this.flows.length; f++) this.send(f, t, (round + f) % BASELINE_EVERY === 0);
     }
     this.q.at(t + TICK_MS, () => this.step());
   }
 
-  private send(f: number, t: number): void {
+  private send(f: number, t: number, baselines: boolean): void {
     const flow = this.flows[f]!;
     const { src, dst } = flow;
     const net = this.net;
@@ -146,7 +145,7 @@ export class World {
         }
       }
     }
-    if (!counted) return;
+    if (!counted || !baselines) return;
     m.staticSent++;
     if (flow.staticPath && net.walk(src, flow.staticPath, false).ok) m.staticDelivered++;
     m.randomSent++;
