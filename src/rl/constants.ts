@@ -110,7 +110,7 @@ export const DEFAULT_PARAMS: Readonly<AgentParams> = Object.freeze({
   lcbBeta: 1.5,
   standbyProbeMs: 8_000,
   challengerProbeMs: 20_000,
-  hintBuildMs: 30_000,
+  hintBuildMs: 5_000,
   freshProbeMs: 400,
   randomProbeShare: 0.05,
   timerJitter: 0.25,

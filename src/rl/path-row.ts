@@ -96,6 +96,9 @@ export class DestState {
   nextChallengeAt = 0;
   nextBuildAt = 0;
   nextHintAt = 0;
+  /** The claim that triggered the last hint build (not repeated unless the claims move). */
+  lastHintFirst = -1;
+  lastHintMs = Number.POSITIVE_INFINITY;
   nextMaintainAt = 0;
   buildBackoffMs = 500;
   buildsInFlight = 0;

@@ -47,6 +47,7 @@ const WARM_AGREEMENT = 1.2;
 /** Stored destinations rebuilt eagerly at start (most recent first). */
 const EAGER_STORED_DESTS = 16;
 const STORED_ROUTES_PER_DEST = 3;
+const EMPTY: ReadonlySet<NodeId> = new Set();
 /** Rotation and retirement run this often per destination, not every tick. */
 const MAINTAIN_EVERY_MS = 500;
 
@@ -278,7 +279,14 @@ export class RouteBook {
       ds.nextHintAt = now + this.jit(p.hintBuildMs);
       let best = Number.POSITIVE_INFINITY;
       for (const r of ds.paths) if (r.healthy()) best = Math.min(best, r.cost());
-      if (this.table.estimate(ds.dest) < (1 - p.switchMargin) * best) this.build(ds, now, "best");
+      const est = this.table.estimate(ds.dest);
+      const first = this.table.bestNext(ds.dest, EMPTY, p.hopCap)?.[0] ?? -1;
+      const moved = first !== ds.lastHintFirst || est < (1 - p.switchMargin) * ds.lastHintMs;
+      if (est < (1 - p.switchMargin) * best && moved) {
+        ds.lastHintFirst = first;
+        ds.lastHintMs = est;
+        this.build(ds, now, "best");
+      }
     }
   }
 

@@ -50,8 +50,9 @@ export type Action =
   | { readonly type: "linkProbe"; readonly probeId: number; readonly neighbour: NodeId }
   /** Send a probe over a built path (padded and encrypted exactly like data); answer with `probeReply`. */
   | { readonly type: "pathProbe"; readonly probeId: number; readonly pathId: number; readonly hops: Hops }
-  /** Telescope a new path. With `hops`, extend through exactly those hops; otherwise extend to
-   *  `firstHop` and ask each new hop `suggestNextHop(dest, visited, avoid)` for the next one. */
+  /** Telescope a new path. With `hops`, extend through exactly those hops, sending the extensions
+   *  back to back (pipelined: done in one path RTT); otherwise extend to `firstHop` and ask each new
+   *  hop `suggestNextHop(dest, visited, avoid)` for the next one (one RTT per hop). */
   | {
       readonly type: "build";
       readonly buildId: number;

@@ -74,7 +74,7 @@ export const DEFAULT_SCENARIO: Scenario = {
   sampleMs: 2_000,
   sampleFlows: 300,
   convergeWindowMs: 60_000,
-  convergeEveryMs: 250,
+  convergeEveryMs: 100,
   warmStart: true,
   warmDowntimeMs: 300_000,
   stretchTarget: 1.15,

@@ -254,7 +254,9 @@ export class World {
         if (counted) this.metrics.builds += 2;
         if (Number.isNaN(rtt)) return fail();
       }
-      elapsed += rtt;
+      // Asked extensions wait for each reply; given hops are sent back to back (pipelined), so the
+      // build completes one path RTT after it starts.
+      elapsed = a.hops ? Math.max(elapsed, rtt) : elapsed + rtt;
       prefix.push(rtt);
       cur = next;
     }
