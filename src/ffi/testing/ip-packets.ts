@@ -145,3 +145,18 @@ export function udpv4Packet(
   p.set(payload, 28);
   return p;
 }
+
+/** True when an IPv4/UDP packet's UDP checksum verifies (or is 0, meaning none). */
+export function udpv4ChecksumOk(p: Uint8Array): boolean {
+  const ihl = (p[0]! & 15) * 4;
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  if (p.length < ihl + 8 || p[9] !== 17) return false;
+  const udpLen = v.getUint16(ihl + 4);
+  if (ihl + udpLen > p.length) return false;
+  if (v.getUint16(ihl + 6) === 0) return true;
+  const ph = new Uint8Array(12);
+  ph.set(p.subarray(12, 20));
+  ph[9] = 17;
+  new DataView(ph.buffer).setUint16(10, udpLen);
+  return inetChecksum(p.subarray(ihl, ihl + udpLen), ~inetChecksum(ph) & 0xffff) === 0;
+}

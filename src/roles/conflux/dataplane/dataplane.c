@@ -81,6 +81,47 @@ static inline u64 rd64le(const u8 *p) { return (u64)rd32le(p) | ((u64)rd32le(p +
 static inline void wr32le(u8 *p, u32 v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
 static inline void wr64le(u8 *p, u64 v) { wr32le(p, (u32)v); wr32le(p + 4, (u32)(v >> 32)); }
 static inline u16 rd16be(const u8 *p) { return (u16)((p[0] << 8) | p[1]); }
+static inline u32 rd32be(const u8 *p) { return ((u32)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
+static inline void wr16be(u8 *p, u32 v) { p[0] = v >> 8; p[1] = v; }
+static inline void wr32be(u8 *p, u32 v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+static inline u16 rd16le(const u8 *p) { return (u16)(p[0] | (p[1] << 8)); }
+static inline void wr16le(u8 *p, u32 v) { p[0] = v; p[1] = v >> 8; }
+
+/* ---------------------------------------------------------------- checksums (RFC 1071)
+ * Summed in native (little-endian) word order and stored back natively: the one's complement sum
+ * is byte-order independent, so the stored bytes are the network-order checksum. */
+
+static u64 csum_raw(const u8 *p, u32 len, u64 sum) {
+  while (len >= 8) { u64 v = *(const u64 *)p; sum += (v & 0xffffffffULL) + (v >> 32); p += 8; len -= 8; }
+  if (len >= 4) { sum += *(const u32 *)p; p += 4; len -= 4; }
+  if (len >= 2) { sum += *(const u16 *)p; p += 2; len -= 2; }
+  if (len) sum += p[0];
+  return sum;
+}
+static u16 csum_fold(u64 sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (u16)sum;
+}
+static u16 bswap16(u32 x) { return (u16)(((x & 0xff) << 8) | ((x >> 8) & 0xff)); }
+/* IPv4 pseudo-header sum for a TCP segment of `tcp_len` bytes. */
+static u64 pseudo4(const u8 *ip, u32 tcp_len) {
+  return csum_raw(ip + 12, 8, 0) + bswap16(6) + bswap16(tcp_len);
+}
+static void ip4_checksum(u8 *ip, u32 ihl) {
+  ip[10] = 0; ip[11] = 0;
+  *(u16 *)(ip + 10) = (u16)~csum_fold(csum_raw(ip, ihl, 0));
+}
+
+/* virtio_net_hdr (10 bytes, little-endian): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset */
+#define VNET 10
+#define VNET_F_NEEDS_CSUM 1
+#define VNET_GSO_NONE 0
+#define VNET_GSO_TCPV4 1
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_CWR 0x80
+#define MAX_SUPER 65535
 
 /* ---------------------------------------------------------------- routing (TX) */
 
@@ -149,24 +190,27 @@ typedef struct {
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
   int msg_slot[BATCH];
+  int offload;                     /* TUN has IFF_VNET_HDR + TSO4: reads are super-packets */
+  u8 *super;                       /* VNET + MAX_SUPER read buffer when offloading */
   tx_key_t keys[MAX_PEERS];
 } tx_t;
 
-void *dp_tx_new(u8 *shared, int tun, int udp, int wake, u32 mtu) {
+void *dp_tx_new(u8 *shared, int tun, int udp, int wake, u32 mtu, int offload) {
   tx_t *t = calloc(1, sizeof(tx_t));
   if (!t) return 0;
-  t->sh = shared; t->tun = tun; t->udp = udp; t->wake = wake; t->mtu = mtu;
+  t->sh = shared; t->tun = tun; t->udp = udp; t->wake = wake; t->mtu = mtu; t->offload = offload;
+  if (offload && !(t->super = calloc(1, VNET + MAX_SUPER + 64))) { free(t); return 0; }
   t->slot_size = (HDR + mtu + TAG + 63) & ~63u;
   t->bufs = calloc(BATCH, t->slot_size);
   t->names = calloc(BATCH, 32);
-  if (!t->bufs || !t->names) { free(t->bufs); free(t->names); free(t); return 0; }
+  if (!t->bufs || !t->names) { free(t->bufs); free(t->names); free(t->super); free(t); return 0; }
   return t;
 }
 
 void dp_tx_free(tx_t *t) {
   if (!t) return;
   for (int i = 0; i < MAX_PEERS; i++) if (t->keys[i].ctx) EVP_CIPHER_CTX_free(t->keys[i].ctx);
-  free(t->bufs); free(t->names); free(t);
+  free(t->bufs); free(t->names); free(t->super); free(t);
 }
 
 /* Refreshes the cached send key of `slot` when the main thread installed a new one. */
@@ -324,6 +368,55 @@ static void tx_keepalives(tx_t *t) {
   if (n) tx_flush(t, n);
 }
 
+/* Offload mode: one TUN read is a virtio_net_hdr plus either a plain packet (maybe with its
+ * checksum left to us) or a TCPv4 super-packet that we split into MSS-sized segments, each a
+ * complete IP packet, sealed separately. Returns the new number of queued messages. */
+static int tx_super(tx_t *t, int n, u32 r) {
+  if (r < VNET + 20) { CNT(t->sh, CNT_DROP_TX_MALFORMED)++; return n; }
+  u8 *h = t->super, *pkt = h + VNET;
+  u32 len = r - VNET, gso = h[1], mss = rd16le(h + 4), cs_start = rd16le(h + 6), cs_off = rd16le(h + 8);
+  if (gso == VNET_GSO_NONE) {
+    if (len > t->mtu) { CNT(t->sh, CNT_DROP_TX_TOO_BIG)++; return n; }
+    if (h[0] & VNET_F_NEEDS_CSUM) {
+      if (cs_start + cs_off + 2 > len) { CNT(t->sh, CNT_DROP_TX_MALFORMED)++; return n; }
+      *(u16 *)(pkt + cs_start + cs_off) = (u16)~csum_fold(csum_raw(pkt + cs_start, len - cs_start, 0));
+    }
+    memcpy(t->bufs + (u64)n * t->slot_size + HDR, pkt, len);
+    return n + tx_packet(t, n, len);
+  }
+  u32 ihl = (pkt[0] & 15) * 4;
+  if (gso != VNET_GSO_TCPV4 || (pkt[0] >> 4) != 4 || ihl < 20 || cs_start != ihl || len < ihl + 20 || mss == 0) {
+    CNT(t->sh, CNT_DROP_TX_MALFORMED)++;
+    return n;
+  }
+  u32 hdrlen = ihl + (pkt[ihl + 12] >> 4) * 4;
+  if (hdrlen < ihl + 20 || hdrlen > len || hdrlen + mss > t->mtu) { CNT(t->sh, CNT_DROP_TX_MALFORMED)++; return n; }
+  CNT(t->sh, CNT_TX_TSO_READS)++;
+  u32 payload = len - hdrlen, id0 = rd16be(pkt + 4), seq0 = rd32be(pkt + ihl + 4), flags0 = pkt[ihl + 13];
+  u32 nseg = payload ? (payload + mss - 1) / mss : 1;
+  for (u32 i = 0; i < nseg; i++) {
+    if (n == BATCH) { tx_flush(t, n); n = 0; }
+    u32 off = i * mss, chunk = payload - off < mss ? payload - off : mss;
+    u8 *seg = t->bufs + (u64)n * t->slot_size + HDR;
+    u32 tot = hdrlen + chunk;
+    memcpy(seg, pkt, hdrlen);
+    memcpy(seg + hdrlen, pkt + hdrlen + off, chunk);
+    wr16be(seg + 2, tot);
+    wr16be(seg + 4, id0 + i);
+    ip4_checksum(seg, ihl);
+    u8 *tcp = seg + ihl;
+    wr32be(tcp + 4, seq0 + off);
+    u32 fl = flags0;
+    if (i + 1 < nseg) fl &= ~(TCP_FIN | TCP_PSH);
+    if (i > 0) fl &= ~TCP_CWR;
+    tcp[13] = (u8)fl;
+    tcp[16] = 0; tcp[17] = 0;
+    *(u16 *)(tcp + 16) = (u16)~csum_fold(csum_raw(tcp, tot - ihl, pseudo4(seg, tot - ihl)));
+    n += tx_packet(t, n, tot);
+  }
+  return n;
+}
+
 /* The TX loop: returns 0 when stopped, -errno on a fatal error. */
 int dp_tx_run(tx_t *t) {
   struct pollfd pf[2];
@@ -334,7 +427,7 @@ int dp_tx_run(tx_t *t) {
     int n = 0, idle = 0;
     while (n < BATCH) {
       u8 *buf = t->bufs + (u64)n * t->slot_size;
-      ssize_t r = read(t->tun, buf + HDR, t->slot_size - HDR - TAG);
+      ssize_t r = t->offload ? read(t->tun, t->super, VNET + MAX_SUPER) : read(t->tun, buf + HDR, t->slot_size - HDR - TAG);
       if (r < 0) {
         int e = *__errno_location();
         if (e == EINTR) continue;
@@ -344,6 +437,7 @@ int dp_tx_run(tx_t *t) {
         idle = 1;
         break;
       }
+      if (t->offload) { n = tx_super(t, n, (u32)r); continue; }
       if (r > (ssize_t)t->mtu) { CNT(t->sh, CNT_DROP_TX_TOO_BIG)++; continue; }
       n += tx_packet(t, n, (u32)r);
     }
@@ -372,33 +466,45 @@ typedef struct {
   u64 ring[REPLAY_WORDS];
 } rx_key_t;
 
+#define CMSG_SPACE_GRO 64
+#define SOL_UDP 17
+#define UDP_GRO 104
+#define MAX_COALESCE 64
+
 typedef struct {
   u8 *sh;
   int tun, udp, stopfd;
   u32 slot_size;
   u8 *bufs;
   u8 names[BATCH][32];
+  u8 cmsg[BATCH][CMSG_SPACE_GRO];
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
+  int offload;                 /* TUN has IFF_VNET_HDR; socket has UDP_GRO; coalesce TCP */
+  u8 *pend;                    /* VNET + MAX_SUPER: the TCP run being coalesced */
+  u32 pend_len, pend_segs, pend_mss, pend_hdrlen, pend_next_seq;
+  int pend_closed;
   rx_key_t keys[MAX_PEERS * 2];
 } rx_t;
 
-void *dp_rx_new(u8 *shared, int tun, int udp, int stopfd, u32 mtu) {
+void *dp_rx_new(u8 *shared, int tun, int udp, int stopfd, u32 mtu, int offload) {
   rx_t *r = calloc(1, sizeof(rx_t));
   if (!r) return 0;
-  r->sh = shared; r->tun = tun; r->udp = udp; r->stopfd = stopfd;
+  r->sh = shared; r->tun = tun; r->udp = udp; r->stopfd = stopfd; r->offload = offload;
   u32 need = HDR + mtu + TAG + 64;
   if (need < CTRL_SLOT_SIZE + 64) need = CTRL_SLOT_SIZE + 64;
+  if (offload) need = MAX_SUPER + 64; /* a GRO batch of datagrams arrives as one message */
   r->slot_size = (need + 63) & ~63u;
   r->bufs = calloc(BATCH, r->slot_size);
-  if (!r->bufs) { free(r); return 0; }
+  if (offload) r->pend = calloc(1, VNET + MAX_SUPER + 64);
+  if (!r->bufs || (offload && !r->pend)) { free(r->bufs); free(r->pend); free(r); return 0; }
   return r;
 }
 
 void dp_rx_free(rx_t *r) {
   if (!r) return;
   for (int i = 0; i < MAX_PEERS * 2; i++) if (r->keys[i].ctx) EVP_CIPHER_CTX_free(r->keys[i].ctx);
-  free(r->bufs); free(r);
+  free(r->bufs); free(r->pend); free(r);
 }
 
 static int replay_check(rx_key_t *k, u64 c) {
@@ -508,6 +614,7 @@ static int rx_inner(u8 *p, const u8 *ip, u32 len, u32 *plen) {
 }
 
 static void rx_note_source(u8 *p, const u8 *name, u32 namelen, u32 which) {
+  V64(p, PO_RX_AUTH)++;
   V32(p, PO_RX_KEY_USED) = which;
   if (V32(p, PO_RX_SRC_LEN) == namelen && memcmp(p + PO_RX_SRC, name, namelen) == 0) return;
   u32 s = V32(p, PO_RX_SRC_SEQ);
@@ -530,6 +637,81 @@ static int rx_control(rx_t *r, const u8 *buf, u32 len, const u8 *name, u32 namel
   V32(r->sh, G_CTRL_HEAD) = head + 1;
   CNT(r->sh, CNT_RX_CONTROL)++;
   return 1;
+}
+
+static void rx_write(rx_t *r, const u8 *p, u32 len) {
+  for (;;) {
+    ssize_t w = write(r->tun, p, len);
+    if (w < 0 && *__errno_location() == EINTR) continue;
+    if (w < 0) CNT(r->sh, CNT_DROP_RX_TUN_WRITE_ERROR)++;
+    return;
+  }
+}
+
+/* Writes the pending TCP run: one packet as is, several as one GSO super-packet whose TCP
+ * checksum the kernel completes (integrity rests on the AEAD of every segment). */
+static void rx_flush_pending(rx_t *r) {
+  if (!r->pend_len) return;
+  u8 *v = r->pend, *ip = r->pend + VNET;
+  memset(v, 0, VNET);
+  if (r->pend_segs > 1) {
+    u32 ihl = 20, tcp_len = r->pend_len - ihl;
+    wr16be(ip + 2, r->pend_len);
+    ip4_checksum(ip, ihl);
+    u8 *tcp = ip + ihl;
+    *(u16 *)(tcp + 16) = csum_fold(pseudo4(ip, tcp_len));
+    v[0] = VNET_F_NEEDS_CSUM;
+    v[1] = VNET_GSO_TCPV4;
+    wr16le(v + 2, r->pend_hdrlen);
+    wr16le(v + 4, r->pend_mss);
+    wr16le(v + 6, ihl);
+    wr16le(v + 8, 16);
+    CNT(r->sh, CNT_RX_COALESCED_WRITES)++;
+  }
+  rx_write(r, v, VNET + r->pend_len);
+  r->pend_len = 0;
+}
+
+/* Offload mode delivery: TCPv4 data segments join a run (as the kernel's tcp_gro_receive
+ * would), everything else is written at once behind a zero virtio_net_hdr. `pkt` has at least
+ * VNET writable bytes in front of it (the spent transport header). */
+static void rx_deliver_offload(rx_t *r, u8 *pkt, u32 len) {
+  u32 hdrlen = 0, payload = 0;
+  int cand = len >= 40 && pkt[0] == 0x45 && pkt[9] == 6 && (rd16be(pkt + 6) & 0x3fff) == 0;
+  if (cand) {
+    hdrlen = 20 + (pkt[32] >> 4) * 4;
+    u32 fl = pkt[33];
+    cand = hdrlen >= 40 && hdrlen < len && (fl & TCP_ACK) && !(fl & ~(TCP_ACK | TCP_PSH));
+    payload = len - hdrlen;
+  }
+  if (!cand) {
+    rx_flush_pending(r);
+    memset(pkt - VNET, 0, VNET);
+    rx_write(r, pkt - VNET, len + VNET);
+    return;
+  }
+  u8 *pip = r->pend + VNET;
+  if (r->pend_len && !r->pend_closed && r->pend_segs < MAX_COALESCE && r->pend_len + payload <= MAX_SUPER &&
+      payload <= r->pend_mss && hdrlen == r->pend_hdrlen && rd32be(pkt + 24) == r->pend_next_seq &&
+      pkt[1] == pip[1] && pkt[8] == pip[8] && (pkt[6] & 0x40) == (pip[6] & 0x40) &&
+      memcmp(pkt + 12, pip + 12, 8) == 0 && memcmp(pkt + 20, pip + 20, 4) == 0 &&
+      memcmp(pkt + 28, pip + 28, 4) == 0 && memcmp(pkt + 40, pip + 40, hdrlen - 40) == 0) {
+    memcpy(pip + r->pend_len, pkt + hdrlen, payload);
+    r->pend_len += payload;
+    r->pend_segs++;
+    r->pend_next_seq += payload;
+    if (pkt[33] & TCP_PSH) { pip[33] |= TCP_PSH; r->pend_closed = 1; }
+    if (payload < r->pend_mss) r->pend_closed = 1;
+    return;
+  }
+  rx_flush_pending(r);
+  memcpy(pip, pkt, len);
+  r->pend_len = len;
+  r->pend_segs = 1;
+  r->pend_mss = payload;
+  r->pend_hdrlen = hdrlen;
+  r->pend_next_seq = rd32be(pkt + 24) + payload;
+  r->pend_closed = (pkt[33] & TCP_PSH) != 0;
 }
 
 /* Handles one datagram; returns 1 if it went to the control ring. */
@@ -556,16 +738,28 @@ static int rx_datagram(rx_t *r, u8 *buf, u32 len, int flags, const u8 *name, u32
   int ok = rx_inner(p, buf + HDR, plain, &plen);
   if (ok < 0) { CNT(sh, CNT_DROP_RX_MALFORMED_INNER)++; return 0; }
   if (ok == 0) { CNT(sh, CNT_DROP_RX_SPOOFED)++; return 0; }
-  for (;;) {
-    ssize_t w = write(r->tun, buf + HDR, plen);
-    if (w < 0 && *__errno_location() == EINTR) continue;
-    if (w < 0) { CNT(sh, CNT_DROP_RX_TUN_WRITE_ERROR)++; return 0; }
-    break;
-  }
+  if (r->offload) rx_deliver_offload(r, buf + HDR, plen);
+  else rx_write(r, buf + HDR, plen);
   V64(p, PO_RX_PACKETS)++;
   V64(p, PO_RX_BYTES) += plen;
   CNT(sh, CNT_RX_PACKETS)++;
   CNT(sh, CNT_RX_BYTES) += plen;
+  return 0;
+}
+
+/* UDP_GRO segment size from a received message's control data, 0 when absent. */
+static u32 rx_gro_size(struct msghdr *m) {
+  u8 *c = m->msg_control;
+  u64 off = 0, total = m->msg_controllen;
+  while (c && off + 16 <= total) {
+    u64 clen = *(u64 *)(c + off);
+    if (clen < 16 || off + clen > total) break;
+    if (*(int *)(c + off + 8) == SOL_UDP && *(int *)(c + off + 12) == UDP_GRO && clen >= 20) {
+      int v = *(int *)(c + off + 16);
+      return v > 0 ? (u32)v : 0;
+    }
+    off += (clen + 7) & ~7ULL;
+  }
   return 0;
 }
 
@@ -584,8 +778,8 @@ int dp_rx_run(rx_t *r) {
       m->msg_namelen = 32;
       m->msg_iov = &r->iov[i];
       m->msg_iovlen = 1;
-      m->msg_control = 0;
-      m->msg_controllen = 0;
+      m->msg_control = r->offload ? r->cmsg[i] : 0;
+      m->msg_controllen = r->offload ? CMSG_SPACE_GRO : 0;
       m->msg_flags = 0;
       r->msgs[i].msg_len = 0;
     }
@@ -607,9 +801,19 @@ int dp_rx_run(rx_t *r) {
     int ctrl = 0;
     for (int i = 0; i < n; i++) {
       struct msghdr *m = &r->msgs[i].msg_hdr;
-      ctrl |= rx_datagram(r, r->bufs + (u64)i * r->slot_size, r->msgs[i].msg_len, m->msg_flags,
-                          r->names[i], m->msg_namelen);
+      u8 *buf = r->bufs + (u64)i * r->slot_size;
+      u32 len = r->msgs[i].msg_len, seg = r->offload ? rx_gro_size(m) : 0;
+      if (seg == 0 || seg >= len) {
+        ctrl |= rx_datagram(r, buf, len, m->msg_flags, r->names[i], m->msg_namelen);
+        continue;
+      }
+      CNT(r->sh, CNT_RX_GRO_BATCHES)++;
+      for (u32 off = 0; off < len; off += seg) {
+        u32 one = len - off < seg ? len - off : seg;
+        ctrl |= rx_datagram(r, buf + off, one, m->msg_flags, r->names[i], m->msg_namelen);
+      }
     }
+    if (r->offload) rx_flush_pending(r);
     if (ctrl) return 1;
   }
   V32(r->sh, G_RX_STATUS) = 2;

@@ -13,7 +13,14 @@
  * await dp.stop();
  */
 import { type Pointer, ptr } from "bun:ffi";
-import { closeFd, createEventFd, setNonBlocking, signalEventFd } from "../../../ffi/libc.ts";
+import {
+  closeFd,
+  createEventFd,
+  IPPROTO_UDP,
+  setNonBlocking,
+  setSockOptInt,
+  signalEventFd,
+} from "../../../ffi/libc.ts";
 import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
 import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
@@ -30,12 +37,15 @@ import {
 import { functionPointer, nativeDataplane } from "./native.ts";
 import { type PeerStats, PeerTable } from "./peer-table.ts";
 import { RouteTable } from "./route-table.ts";
+import { workerUrl } from "./worker-url.ts";
 
 /* Implementation constants */
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const WORKER_START_TIMEOUT_MS = 10_000;
 const WORKER_STOP_TIMEOUT_MS = 3_000;
+/** setsockopt(SOL_UDP, UDP_GRO): receive batches of same-size datagrams as one message. */
+const UDP_GRO = 104;
 
 export interface DataplaneOptions {
   /** A TUN fd opened with IFF_TUN|IFF_NO_PI (no vnet header); the caller keeps ownership. */
@@ -49,6 +59,12 @@ export interface DataplaneOptions {
   /** SO_RCVBUF/SO_SNDBUF in bytes (default 4 MiB). */
   readonly socketBuffer?: number;
   readonly reusePort?: boolean;
+  /**
+   * Segmentation offload: the TUN was opened with `vnetHdr: true` and
+   * `offload: TUN_F_CSUM | TUN_F_TSO4`; TCP super-packets are split in native code, received
+   * UDP is batched with UDP_GRO, and TCP segments are coalesced before the TUN write.
+   */
+  readonly offload?: boolean;
 }
 
 export interface PeerConfig {
@@ -129,8 +145,10 @@ export class Dataplane {
       dp.stopFd = createEventFd();
       dp.txWake = createEventFd();
       const shared = ptr(new Uint8Array(dp.shared));
-      dp.txCtx = Number(native.symbols.dp_tx_new(shared, opts.tunFd, udp.fd, dp.txWake, mtu) ?? 0);
-      dp.rxCtx = Number(native.symbols.dp_rx_new(shared, opts.tunFd, udp.fd, dp.stopFd, mtu) ?? 0);
+      const offload = opts.offload ? 1 : 0;
+      if (offload) setSockOptInt(udp.fd, IPPROTO_UDP, UDP_GRO, 1, "UDP_GRO");
+      dp.txCtx = Number(native.symbols.dp_tx_new(shared, opts.tunFd, udp.fd, dp.txWake, mtu, offload) ?? 0);
+      dp.rxCtx = Number(native.symbols.dp_rx_new(shared, opts.tunFd, udp.fd, dp.stopFd, mtu, offload) ?? 0);
       if (!dp.txCtx || !dp.rxCtx)
         throw new DataplaneWorkerError("DP_NO_MEMORY", "native context allocation failed");
       await Promise.all([
@@ -146,7 +164,9 @@ export class Dataplane {
   }
 
   private spawn(role: "tx" | "rx", run: number, ctx: number): Promise<void> {
-    const worker = new Worker(new URL("./dataplane.worker.ts", import.meta.url).href);
+    const worker = new Worker(
+      workerUrl("roles/conflux/dataplane/dataplane.worker.ts", "./dataplane.worker.ts", import.meta.url),
+    );
     let onExit: (code: number) => void = () => {};
     const exited = new Promise<number>((r) => {
       onExit = r;

@@ -4,14 +4,14 @@
  * until handshakes drive the data plane; it must never carry real traffic (the keys are public).
  *
  *   fixed-key-node --side a|b --tun NAME --overlay 100.64.9.1/24 --peer-overlay 100.64.9.2
- *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S]
+ *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S] [--offload]
  *
  * Prints `ready <json>` once forwarding, and `counters <json>` on exit.
  */
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../../ffi/inet.ts";
 import { configureInterface } from "../../../ffi/netif.ts";
-import { closeTun, openTun } from "../../../ffi/tun.ts";
+import { closeTun, openTun, TUN_F_CSUM, TUN_F_TSO4 } from "../../../ffi/tun.ts";
 import { Dataplane } from "./dataplane.ts";
 import { DataplaneConfigError } from "./errors.ts";
 
@@ -24,6 +24,7 @@ interface Args {
   peer: { ip: string; port: number };
   mtu: number;
   seed: string;
+  offload: boolean;
 }
 
 function hostPort(s: string | undefined, what: string): { ip: string; port: number } {
@@ -53,6 +54,7 @@ function parseArgs(argv: string[]): Args {
     peer: hostPort(get("peer"), "peer"),
     mtu: Number(get("mtu") ?? 1420),
     seed: get("seed") ?? "veilnet-fixed-test-keys",
+    offload: argv.includes("--offload"),
   };
 }
 
@@ -63,7 +65,7 @@ const derive = (seed: string, label: string) =>
 export async function runFixedKeyNode(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const other = a.side === "a" ? "b" : "a";
-  const tun = openTun({ name: a.tun });
+  const tun = openTun({ name: a.tun, vnetHdr: a.offload, offload: a.offload ? TUN_F_CSUM | TUN_F_TSO4 : 0 });
   const peerPrefix = parsePrefix(a.peerOverlay);
   configureInterface(tun.name, { mtu: a.mtu, addresses: [a.overlay], up: true });
   const dp = await Dataplane.start({
@@ -71,6 +73,7 @@ export async function runFixedKeyNode(argv: string[]): Promise<number> {
     mtu: a.mtu,
     udpPort: a.listen.port,
     bindAddress: a.listen.ip,
+    offload: a.offload,
   });
   const peerCidr = `${a.peerOverlay.split("/")[0]}/${peerPrefix.family === 4 ? 32 : 128}`;
   dp.setPeer(0, {

@@ -81,6 +81,7 @@ export const PO_SK_START_HI = 324;
 export const PO_TX_PACKETS = 384; // u64 stats written by TX
 export const PO_TX_BYTES = 392;
 export const PO_TX_NOKEY = 400;
+export const PO_RX_AUTH = 408; // u64: authenticated datagrams from the peer, keepalives included (liveness)
 export const PO_RX_PACKETS = 416; // u64 stats written by RX
 export const PO_RX_BYTES = 424;
 export const PO_RX_SRC_SEQ = 432;
@@ -103,6 +104,7 @@ export const TX_COUNTERS = [
   "dropTxSealError",
   "dropTxRouteBusy",
   "txTunReadErrors",
+  "txTsoReads",
 ] as const;
 
 /** Counters written by the RX Worker, at indices RX_COUNTER_BASE.. */
@@ -124,6 +126,8 @@ export const RX_COUNTERS = [
   "dropRxControlTooBig",
   "dropRxTunWriteError",
   "rxRecvErrors",
+  "rxGroBatches",
+  "rxCoalescedWrites",
 ] as const;
 export const RX_COUNTER_BASE = 32;
 
@@ -201,6 +205,7 @@ export function nativeDefines(): Record<string, string> {
     PO_TX_PACKETS,
     PO_TX_BYTES,
     PO_TX_NOKEY,
+    PO_RX_AUTH,
     PO_RX_PACKETS,
     PO_RX_BYTES,
     PO_RX_SRC_SEQ,

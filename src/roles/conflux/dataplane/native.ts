@@ -14,10 +14,10 @@ import { DataplaneUnavailableError } from "./errors.ts";
 import { nativeDefines } from "./layout.ts";
 
 const SYMBOLS = {
-  dp_tx_new: { args: ["ptr", "i32", "i32", "i32", "u32"], returns: "ptr" },
+  dp_tx_new: { args: ["ptr", "i32", "i32", "i32", "u32", "i32"], returns: "ptr" },
   dp_tx_run: { args: ["ptr"], returns: "i32" },
   dp_tx_free: { args: ["ptr"], returns: "void" },
-  dp_rx_new: { args: ["ptr", "i32", "i32", "i32", "u32"], returns: "ptr" },
+  dp_rx_new: { args: ["ptr", "i32", "i32", "i32", "u32", "i32"], returns: "ptr" },
   dp_rx_run: { args: ["ptr"], returns: "i32" },
   dp_rx_free: { args: ["ptr"], returns: "void" },
   dp_abi_check: { args: [], returns: "i32" },

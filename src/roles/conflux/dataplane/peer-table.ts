@@ -21,6 +21,7 @@ import {
   PO_KA_REQ,
   PO_RK_CURRENT,
   PO_RK0,
+  PO_RX_AUTH,
   PO_RX_BYTES,
   PO_RX_KEY_USED,
   PO_RX_PACKETS,
@@ -62,6 +63,8 @@ export interface PeerStats {
   readonly txNoKey: number;
   readonly rxPackets: number;
   readonly rxBytes: number;
+  /** Authenticated datagrams from the peer, keepalives included: the liveness signal. */
+  readonly rxAuthenticated: number;
   /** The next send counter of the current send key (rekey before 2^60). */
   readonly sendCounter: bigint;
   /** Which receive key authenticated the last packet: the one installed last or the one before. */
@@ -252,6 +255,7 @@ export class PeerTable {
       txNoKey: Number(this.r64(b + PO_TX_NOKEY)),
       rxPackets,
       rxBytes: Number(this.r64(b + PO_RX_BYTES)),
+      rxAuthenticated: Number(this.r64(b + PO_RX_AUTH)),
       sendCounter: this.r64(b + PO_SK_COUNTER),
       lastRxKey:
         lastRxEndpoint === null ? "none" : used === this.r32(b + PO_RK_CURRENT) ? "current" : "previous",

@@ -3,6 +3,7 @@
  * TUN; its "peer" is a plain UDP socket on loopback that seals/opens with the node:crypto
  * reference. Checks the native seal byte for byte, nonce uniqueness across batches, the RX path,
  * every drop reason, keepalives, rekeying and the control-datagram path. Prints one JSON line.
+ * With `--offload` the TUN carries virtio_net_hdr (checksum/TSO offload) and RX coalesces.
  */
 import { parseIPv4, parseIPv6 } from "../../../../ffi/inet.ts";
 import { configureInterface } from "../../../../ffi/netif.ts";
@@ -10,9 +11,10 @@ import {
   icmpv4EchoRequest,
   icmpv6EchoRequest,
   parseEcho,
+  udpv4ChecksumOk,
   udpv4Packet,
 } from "../../../../ffi/testing/ip-packets.ts";
-import { closeTun, openTun } from "../../../../ffi/tun.ts";
+import { closeTun, openTun, TUN_F_CSUM, TUN_F_TSO4 } from "../../../../ffi/tun.ts";
 import { Dataplane } from "../dataplane.ts";
 import { referenceOpen, referenceSeal } from "../seal-reference.ts";
 
@@ -39,9 +41,10 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<boolean> {
   return true;
 }
 
-const tun = openTun({ name: "vdp0" });
+const offload = process.argv.includes("--offload");
+const tun = openTun({ name: "vdp0", vnetHdr: offload, offload: offload ? TUN_F_CSUM | TUN_F_TSO4 : 0 });
 configureInterface(tun.name, { mtu: 1420, addresses: ["100.64.50.1/24", "fd5e:d9:50::1/64"], up: true });
-const dp = await Dataplane.start({ tunFd: tun.fd, udpPort: 0, bindAddress: "127.0.0.1" });
+const dp = await Dataplane.start({ tunFd: tun.fd, udpPort: 0, bindAddress: "127.0.0.1", offload });
 
 const atPeer: Uint8Array[] = [];
 const peer = await Bun.udpSocket({
@@ -84,11 +87,13 @@ await waitFor(() => atPeer.length >= BURST);
 const tx = atPeer.splice(0);
 let sealsMatch = 0;
 let payloadsSeen = 0;
+let udpChecksumsOk = 0;
 const counters: bigint[] = [];
 for (const d of tx) {
   const o = referenceOpen(K_SEND, d);
   if (!o) continue;
   counters.push(o.counter);
+  if (udpv4ChecksumOk(o.plaintext)) udpChecksumsOk++;
   const again = referenceSeal(K_SEND, PEER_RX_INDEX, o.counter, o.plaintext);
   if (Buffer.compare(again, d) === 0 && o.receiver === PEER_RX_INDEX) sealsMatch++;
   if (new TextDecoder().decode(o.plaintext.subarray(28)).startsWith("burst ")) payloadsSeen++;
@@ -190,6 +195,7 @@ console.log(
     txReceived: tx.length,
     sealsMatch,
     payloadsSeen,
+    udpChecksumsOk,
     strictlyIncreasing,
     uniqueCounters,
     firstCounter: Number(counters[0] ?? -1n),

@@ -43,7 +43,12 @@ async function waitLine(node: Node, prefix: string, ms: number): Promise<string>
 }
 
 /** `node` is the command that runs fixed-key-node (a compiled binary or `bun file.ts`). */
-export async function startPair(node: string[], subnet: number, mtu = 1420): Promise<Pair> {
+export async function startPair(
+  node: string[],
+  subnet: number,
+  mtu = 1420,
+  extra: string[] = [],
+): Promise<Pair> {
   const p = runPrefix("vdp");
   const nsA = `${p}a`;
   const nsB = `${p}b`;
@@ -88,7 +93,7 @@ export async function startPair(node: string[], subnet: number, mtu = 1420): Pro
         "--peer",
         `198.18.${subnet}.${peer}:51900`,
       ];
-      procs.push(spawnNode(["ip", "netns", "exec", ns, ...node, ...args]));
+      procs.push(spawnNode(["ip", "netns", "exec", ns, ...node, ...args, ...extra]));
     }
     for (const n of procs) await waitLine(n, "ready ", 20_000);
   } catch (e) {
@@ -99,15 +104,20 @@ export async function startPair(node: string[], subnet: number, mtu = 1420): Pro
   return { nsA, nsB, overlayA, overlayB, down };
 }
 
-/** Compiles fixed-key-node with the Worker as an extra entry point, as compile.sh does. */
+/**
+ * Compiles fixed-key-node with the Worker as an extra entry point, as compile.sh does. The tiny
+ * `src/errors.ts` entry makes `src/` the bundle root, the same layout as `dist/veilnet`.
+ */
 export function compileNode(outfile: string): void {
   const dir = new URL("..", import.meta.url).pathname;
+  const src = new URL("../../../../", import.meta.url).pathname;
   sh([
     process.execPath,
     "build",
     "--compile",
     `${dir}fixed-key-node.ts`,
     `${dir}dataplane.worker.ts`,
+    `${src}errors.ts`,
     "--outfile",
     outfile,
   ]);
