@@ -6,5 +6,5 @@ start=$(date +%s)
 bash scripts/setup.sh
 echo "== biome"; ./node_modules/.bin/biome check .
 echo "== tsc --noEmit"; ./node_modules/.bin/tsc --noEmit
-echo "== bun test"; ./node_modules/.bin/bun test "$@"
+echo "== bun test"; ./node_modules/.bin/bun test --timeout 120000 "$@"
 echo "test.sh: finished in $(( $(date +%s) - start )) s"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 /** veilnet's entry: argv → role or subcommand; nothing else lives here. */
+// Must be evaluated before @peculiar/x509 (tsyringe) loads anywhere in the bundle.
+import "reflect-metadata";
 import { type CommandDef, runCommand, showUsage } from "citty";
 import { mainUsage } from "./cli/main-usage.ts";
 import { isRole, loadRoleCommand, ROLES } from "./cli/roles.ts";

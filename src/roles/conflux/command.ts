@@ -20,7 +20,7 @@ export const confluxCommand = defineCommand({
     guardianCa: { type: "string", description: "PEM file of the CA that signed Guardian's TLS certificate" },
     listen: {
       type: "string",
-      description: `UDP port for Anchor traffic (default ${CONFLUX_DEFAULTS.listenPort})`,
+      description: "UDP port for Anchor traffic (default: 40000-59999, derived from the node id)",
     },
     tun: { type: "string", description: `TUN device name (default ${CONFLUX_DEFAULTS.tunName})` },
     mtu: { type: "string", description: `overlay MTU (default ${CONFLUX_DEFAULTS.mtu})` },

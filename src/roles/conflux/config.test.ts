@@ -2,12 +2,15 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFLUX_DEFAULTS, loadConfluxConfig } from "./config.ts";
+import { CONFLUX_DEFAULTS, derivedListenPort, loadConfluxConfig } from "./config.ts";
 
 describe("conflux config", () => {
   test("defaults", () => {
     const c = loadConfluxConfig({});
-    expect(c.listenPort).toBe(CONFLUX_DEFAULTS.listenPort);
+    expect(c.listenPort).toBeUndefined();
+    const port = derivedListenPort(Uint8Array.of(0xff, 0xff, 1));
+    expect(port).toBeGreaterThanOrEqual(CONFLUX_DEFAULTS.listenPortBase);
+    expect(port).toBeLessThan(CONFLUX_DEFAULTS.listenPortBase + CONFLUX_DEFAULTS.listenPortSpan);
     expect(c.tunName).toBe("veil0");
     expect(c.mtu).toBe(1420);
   });

@@ -15,8 +15,11 @@ export interface ConfluxConfig {
   readonly token: string | undefined;
   /** The realm the token enrols into; needed only on first start. */
   readonly realm: string | undefined;
-  /** UDP port for Anchor traffic (0 = pick one). */
-  readonly listenPort: number;
+  /**
+   * UDP port for Anchor traffic (0 = any). Undefined = derived from the node id, so that two nodes
+   * behind one port-preserving NAT do not collide on the same public port.
+   */
+  readonly listenPort: number | undefined;
   /** TUN device name, or undefined for embedded (in-process) I/O. */
   readonly tunName: string | undefined;
   /** Inner MTU of the overlay. */
@@ -29,7 +32,9 @@ export interface ConfluxConfig {
 
 export const CONFLUX_DEFAULTS = {
   stateDir: "/var/lib/veilnet",
-  listenPort: 51830,
+  /** Derived ports fall in [LISTEN_PORT_BASE, LISTEN_PORT_BASE + LISTEN_PORT_SPAN). */
+  listenPortBase: 40000,
+  listenPortSpan: 20000,
   tunName: "veil0",
   mtu: 1420,
 } as const;
@@ -72,7 +77,7 @@ export function loadConfluxConfig(flags: ConfluxFlags): ConfluxConfig {
     guardianUrl,
     token: pick(flags.token, "token"),
     realm: pick(flags.realm, "realm"),
-    listenPort: integer("listen", pick(flags.listen, "listen"), CONFLUX_DEFAULTS.listenPort, 0, 65535),
+    listenPort: optionalInteger("listen", pick(flags.listen, "listen"), 0, 65535),
     tunName: tun,
     mtu: integer("mtu", pick(flags.mtu, "mtu"), CONFLUX_DEFAULTS.mtu, MTU_MIN, MTU_MAX),
     guardianCaFile: pick(flags.guardianCa, "guardianCa"),
@@ -100,6 +105,21 @@ function stringField(file: Record<string, unknown>, key: string): string | undef
   if (typeof value === "number") return String(value);
   if (typeof value === "string") return value;
   throw new UsageError("CONFIG_BAD_TYPE", `config: '${key}' must be a string or number`);
+}
+
+function optionalInteger(
+  name: string,
+  raw: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  return raw === undefined ? undefined : integer(name, raw, min, min, max);
+}
+
+/** The default Anchor port of a node: stable across restarts, spread across nodes. */
+export function derivedListenPort(nodeId: Uint8Array): number {
+  const v = ((nodeId[0] ?? 0) << 8) | (nodeId[1] ?? 0);
+  return CONFLUX_DEFAULTS.listenPortBase + (v % CONFLUX_DEFAULTS.listenPortSpan);
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

@@ -18,7 +18,7 @@ import { fromB64u } from "../../guardian-api/signed-json.ts";
 import type { Credentials } from "../../guardian-api/wire.ts";
 import { createAdminHandler } from "./admin-handler.ts";
 import { localCandidates } from "./candidates.ts";
-import type { ConfluxConfig } from "./config.ts";
+import { type ConfluxConfig, derivedListenPort } from "./config.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
 import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./discovery-messages.ts";
 import { ensureEnrolled } from "./enrolment.ts";
@@ -31,6 +31,8 @@ import { PeerManager } from "./peer-manager.ts";
 /* Implementation constants */
 export const TICK_MS = 100;
 export const PRESENCE_INTERVAL_MS = 20_000;
+/** Presence is repeated at these offsets after start: gateway interest takes a moment to spread. */
+export const STARTUP_PRESENCE_MS = [1_000, 3_000, 7_000] as const;
 /** Answer a newcomer's presence with ours at most this often, so a restarted node is found at once. */
 export const PRESENCE_ECHO_MIN_MS = 1_000;
 
@@ -130,7 +132,7 @@ export class ConfluxNode {
     const dp = await Dataplane.start({
       tunFd: tun.fd,
       mtu: this.config.mtu,
-      udpPort: this.config.listenPort,
+      udpPort: this.config.listenPort ?? derivedListenPort(this.state.identity.nodeId),
     });
     this.io = dp;
     this.#cleanups.push(() => dp.stop());
@@ -245,6 +247,10 @@ export class ConfluxNode {
     );
     this.#cleanups.push(() => clearInterval(presence));
     await this.#publishPresence(certificate.bytes, dp.port);
+    for (const at of STARTUP_PRESENCE_MS) {
+      const t = setTimeout(() => void this.#publishPresence(certificate.bytes, dp.port), at);
+      this.#cleanups.push(() => clearTimeout(t));
+    }
 
     // Local control socket.
     const local = LocalControlServer.listen(this.state.path(LOCAL_CONTROL_SOCKET), {

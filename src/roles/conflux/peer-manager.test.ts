@@ -61,6 +61,7 @@ class FakeIO implements PacketIO {
       txNoKey: 0,
       rxPackets: this.rx.get(slot) ?? 0,
       rxBytes: 0,
+      rxAuthenticated: this.rx.get(slot) ?? 0,
       sendCounter: 0n,
       lastRxKey: "current" as const,
       lastRxEndpoint: null,

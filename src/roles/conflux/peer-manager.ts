@@ -236,8 +236,8 @@ export class PeerManager {
   #tickSession(peer: PeerRecord, now: number): void {
     const slot = peer.slot!;
     const stats = this.#o.io.peerStats(slot);
-    if (stats.rxPackets !== peer.rxPackets) {
-      peer.rxPackets = stats.rxPackets;
+    if (stats.rxAuthenticated !== peer.rxPackets) {
+      peer.rxPackets = stats.rxAuthenticated;
       peer.rxChangedAt = now;
       const seen = stats.lastRxEndpoint;
       if (seen && peer.endpoint && endpointKey(seen) !== endpointKey(peer.endpoint)) {
