@@ -12,14 +12,14 @@
  *   suggestNextHop(...)          another node's build asks this node for the next hop
  *   tick(now)                    every ~100 ms: returns the actions to carry out
  */
-import { type AgentParams, DEFAULT_PARAMS } from "./constants.ts";
+import { type AgentParams, COST_UNIT_MS, DEFAULT_PARAMS, UNREACHABLE } from "./constants.ts";
 import { DistanceTable } from "./distance-table.ts";
 import { LinkState } from "./links.ts";
 import { DestState, type PathRow } from "./path-row.ts";
 import { type Rng, Sfc32 } from "./rng.ts";
 import { buildStats, RouteBook } from "./route-book.ts";
 import { checkSummary } from "./summary.ts";
-import { Suspicion } from "./suspicion.ts";
+import { CLAIM_SLACK_MS, evidence, Suspicion } from "./suspicion.ts";
 import type {
   Action,
   Choice,
@@ -32,6 +32,9 @@ import type {
   Snapshot,
   Summary,
 } from "./types.ts";
+
+/** The triangle bound on a neighbour's claim to another neighbour is multiplied by this. */
+const TRIANGLE_LOOSENESS = 0.5;
 
 export interface AgentOptions {
   readonly self: NodeId;
@@ -99,8 +102,40 @@ export class Agent {
       this.stats.badSummaries++;
       return false;
     }
-    if (!this.links.get(s.origin)?.up) return false;
-    return this.table.apply(s, now);
+    const from = this.links.get(s.origin);
+    if (!from?.up) return false;
+    if (!this.table.apply(s, now)) return false;
+    this.checkPlausible(s, from, now);
+    return true;
+  }
+
+  /**
+   * Claims a neighbour makes about this node and about this node's other neighbours can be checked
+   * against this node's own link measurements: a neighbour cannot reach this node much faster than
+   * the link between them, nor reach another neighbour M much faster than rtt(M) − rtt(it) (the
+   * triangle bound, loosened for triangle-inequality violations). A liar claiming low costs to
+   * everything fails the first check at once; subtler lies are caught by the build checks.
+   */
+  private checkPlausible(s: Summary, from: LinkState, now: number): void {
+    const viaMs = from.costMs();
+    if (Number.isNaN(viaMs) || !this.params.measure) return;
+    const tol = this.params.claimTolerance;
+    let worst = 0;
+    for (let i = 0; i < s.dests.length; i++) {
+      const d = s.dests[i]!;
+      if (s.costs[i] === UNREACHABLE) continue;
+      const claim = s.costs[i]! * COST_UNIT_MS;
+      let bound = Number.NaN;
+      if (d === this.self) bound = viaMs;
+      else {
+        const m = this.links.get(d);
+        if (m?.up && m !== from) bound = TRIANGLE_LOOSENESS * (m.costMs() - viaMs);
+      }
+      if (bound > 0 && claim < tol * bound - CLAIM_SLACK_MS) worst = Math.max(worst, evidence(claim, bound, tol));
+    }
+    if (worst === 0) return;
+    this.suspicion.add(from.id, now, worst);
+    if (this.suspicion.suspected(from.id, now)) this.table.setUsable(from.id, false);
   }
 
   /** This node's full summary (answer to a neighbour's `requestSummary`). */
@@ -118,7 +153,7 @@ export class Agent {
     if (dest === this.self) return null;
     const skip = new Set<NodeId>(visited);
     for (const n of avoid) skip.add(n);
-    for (const n of this.suspicion.list(now, 32)) skip.add(n);
+    for (const n of this.suspicion.list(now, 32)) if (n !== dest) skip.add(n);
     const hopsLeft = this.params.hopCap - (visited.length - 1);
     const r = this.table.bestNext(dest, skip, hopsLeft);
     return r ? { next: r[0], claimMs: r[1] } : null;

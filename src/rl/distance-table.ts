@@ -177,7 +177,7 @@ export class DistanceTable {
     const out: [NodeId, number][] = [];
     if (s === undefined) return out;
     for (const col of this.colList) {
-      if (!col.usable || avoid.has(col.id)) continue;
+      if ((!col.usable && col.id !== dest) || avoid.has(col.id)) continue; // a distrusted neighbour is still reachable itself
       const c = col.cost[s]!;
       if (c === UNREACHABLE || col.hops[s]! + 1 > this.hopCap) continue;
       out.push([col.id, col.linkMs + c * COST_UNIT_MS]);
@@ -193,7 +193,7 @@ export class DistanceTable {
     let best: Column | null = null;
     let bestMs = Number.POSITIVE_INFINITY;
     for (const col of this.colList) {
-      if (!col.usable || skip.has(col.id)) continue;
+      if ((!col.usable && col.id !== dest) || skip.has(col.id)) continue;
       const c = col.cost[s]!;
       if (c === UNREACHABLE || col.hops[s]! + 1 > hopsLeft) continue;
       const ms = col.linkMs + c * COST_UNIT_MS;

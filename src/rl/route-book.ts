@@ -40,6 +40,8 @@ interface PendingBuild {
 const BUILD_TIMEOUT_MS = 10_000;
 const BUILD_BACKOFF_MIN_MS = 500;
 const BUILD_BACKOFF_MAX_MS = 30_000;
+/** A destination with no path at all keeps trying at least this often. */
+const BUILD_BACKOFF_NO_PATH_MS = 4_000;
 const SUSPECT_BACKOFF_MAX_MS = 60_000;
 const IDLE_PROBE_AFTER_MS = 2_000;
 /** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
@@ -182,10 +184,12 @@ export class RouteBook {
       this.out.push({ type: "retire", pathId: id, hops });
       return this.buildBackoff(ds, now);
     }
-    for (const n of inconsistentHops(hops, prefix, claims, b.firstClaimMs, this.p.claimTolerance)) {
-      this.suspicion.add(n, now);
+    const checked = this.p.measure ? inconsistentHops(hops, prefix, claims, b.firstClaimMs, this.p.claimTolerance) : [];
+    for (const [n, ev] of checked) {
+      this.suspicion.add(n, now, ev);
+      if (this.suspicion.suspected(n, now)) this.table.setUsable(n, false);
     }
-    const avoid = hops.some((h) => this.suspicion.suspected(h, now));
+    const avoid = hops.some((h, k) => k < hops.length - 1 && this.suspicion.suspected(h, now));
     const dup = ds.paths.find((r) => r.sameHops(hops));
     if (avoid || (dup && !b.replaces)) {
       this.stats.refusedPaths++;
@@ -362,6 +366,7 @@ export class RouteBook {
    */
   private build(ds: DestState, now: number, mode: "diverse" | "disjoint" | "best"): void {
     const avoid = new Set<NodeId>(this.suspicion.list(now, 32));
+    avoid.delete(ds.dest); // suspicion is about relaying; the destination is who we want to reach
     if (mode === "disjoint" && ds.active) for (const h of ds.active.interior()) avoid.add(h);
     const ranked = this.table.rank(ds.dest, avoid);
     if (ranked.length === 0) return this.buildBackoff(ds, now);
@@ -409,7 +414,8 @@ export class RouteBook {
 
   private buildBackoff(ds: DestState, now: number): void {
     ds.nextBuildAt = now + this.jit(ds.buildBackoffMs);
-    ds.buildBackoffMs = Math.min(BUILD_BACKOFF_MAX_MS, ds.buildBackoffMs * 2);
+    const max = ds.active ? BUILD_BACKOFF_MAX_MS : BUILD_BACKOFF_NO_PATH_MS;
+    ds.buildBackoffMs = Math.min(max, ds.buildBackoffMs * 2);
   }
 
   /* ---- state changes ---- */

@@ -2,13 +2,21 @@
  * Measure, don't trust. A build tells the source, for every hop, the RTT measured up to it and the
  * remaining cost the hop claimed. A hop whose claim is far below what the measured RTT to the next hop
  * plus that hop's own claim imply is inconsistent: it advertises a cost it cannot carry. Suspicion
- * grows by one per inconsistency and halves every half-life; at the limit the node is avoided in
- * builds and, if it is a neighbour, its claims are ignored.
+ * grows by 1 per inconsistency, up to MAX_EVIDENCE for a gross one, and halves every half-life; at the
+ * limit the node is avoided in builds and, if it is a neighbour, its claims are ignored at once.
  */
 import type { Hops, NodeId } from "./types.ts";
 
 /** Claims within this many ms of the implied cost are never inconsistent (timer noise). */
 export const CLAIM_SLACK_MS = 2;
+/** Most suspicion one observation can add: a gross lie (claim ≪ implied) is proof enough at once. */
+export const MAX_EVIDENCE = 3;
+
+/** Suspicion from one inconsistency: 1 at the tolerance, growing with log2 of how far below it. */
+export function evidence(claimMs: number, impliedMs: number, tolerance: number): number {
+  const r = (tolerance * impliedMs) / Math.max(claimMs, 0.1);
+  return Math.min(MAX_EVIDENCE, Math.max(1, Math.log2(r)));
+}
 
 export class Suspicion {
   private readonly score = new Map<NodeId, { v: number; at: number }>();
@@ -56,8 +64,8 @@ export function inconsistentHops(
   claimsMs: readonly number[],
   firstClaimMs: number,
   tolerance: number,
-): NodeId[] {
-  const out: NodeId[] = [];
+): [NodeId, number][] {
+  const out: [NodeId, number][] = [];
   const k = hops.length;
   for (let i = 0; i < k - 1; i++) {
     const hopRtt = prefixRttMs[i + 1]! - prefixRttMs[i]!;
@@ -65,12 +73,9 @@ export function inconsistentHops(
     if (!Number.isFinite(hopRtt) || Number.isNaN(nextClaim)) continue;
     const implied = Math.max(0, hopRtt) + nextClaim;
     const claims = i === 0 ? [claimsMs[0]!, firstClaimMs] : [claimsMs[i]!];
-    for (const c of claims) {
-      if (!Number.isNaN(c) && c < tolerance * implied - CLAIM_SLACK_MS) {
-        out.push(hops[i]!);
-        break;
-      }
-    }
+    let worst = Number.POSITIVE_INFINITY;
+    for (const c of claims) if (!Number.isNaN(c)) worst = Math.min(worst, c);
+    if (worst < tolerance * implied - CLAIM_SLACK_MS) out.push([hops[i]!, evidence(worst, implied, tolerance)]);
   }
   return out;
 }

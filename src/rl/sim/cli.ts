@@ -30,6 +30,8 @@ function main(argv: string[]): number {
       flows: { type: "string" },
       degree: { type: "string" },
       ablation: { type: "string" },
+      liars: { type: "string" },
+      "liar-mode": { type: "string" },
       "no-warm": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -39,7 +41,8 @@ function main(argv: string[]): number {
     console.log(
       "usage: bun run sim -- [--nodes N] [--topology waxman|geometric|scalefree] [--churn F] [--seed S]\n" +
         "       [--duration SEC] [--warmup SEC] [--link-fail F] [--flows K] [--degree D]\n" +
-        "       [--ablation none|nostandby|nohysteresis|trustgossip] [--no-warm]",
+        "       [--ablation none|nostandby|nohysteresis|trustgossip] [--liars K] [--liar-mode smart|naive] [--no-warm]\n" +
+        "--liars K: the K best-connected nodes lie (smart: 0.3× the truth beyond 2 hops; naive: 1 ms to all), drop 30%, add 40 ms",
     );
     return 0;
   }
@@ -66,6 +69,8 @@ function main(argv: string[]): number {
     flowsPerNode: num(values.flows, "flows", 1, 16) ?? DEFAULT_SCENARIO.flowsPerNode,
     meanDegree: num(values.degree, "degree", 2, 64) ?? DEFAULT_SCENARIO.meanDegree,
     params,
+    liarHubs: num(values.liars, "liars", 0, 1000) ?? 0,
+    liarMode: values["liar-mode"] === "naive" ? "naive" : "smart",
     warmStart: !values["no-warm"],
   };
   const dur = num(values.duration, "duration", 10, 86_400);

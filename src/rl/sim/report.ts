@@ -42,6 +42,12 @@ export function formatResult(r: Result): string {
     ...rows.slice(1).map(line),
     `recoveries=${r.recoveries} unrecovered=${r.unrecovered} failovers=${r.failovers} ` +
       `switches/flow/min=${num(r.switchesPerFlowMin, 3)} no_path=${pct(r.noPathShare)}`,
+    ...(r.scenario.liars.length > 0
+      ? [
+          `liars=${r.scenario.liars.join(",")} flows relayed by a liar: peak=${pct(r.liarPeakShare)} ` +
+            `end=${pct(r.liarEndShare)} honest_share(static SP)=${pct(r.liarFairShare)}`,
+        ]
+      : []),
     `events=${r.events} wall=${(r.wallMs / 1000).toFixed(1)}s hash=${r.hash}`,
   ];
   return out.join("\n");
@@ -63,6 +69,7 @@ export function summaryLine(r: Result): string {
     ctl_per_node_s: r.ctlPerNodeSec.toFixed(3),
     cold_ms: String(r.cold.meanMs),
     warm_ms: String(r.warm?.meanMs ?? "nan"),
+    liar_end_share: r.liarEndShare.toFixed(4),
     wall_s: (r.wallMs / 1000).toFixed(1),
     hash: r.hash,
   };

@@ -11,6 +11,8 @@ import { quantile } from "./metrics.ts";
 import { makeTopology, type Topology, type TopologyKind } from "./topology.ts";
 import { World } from "./world.ts";
 
+const LIAR_SAMPLE_MS = 1_000;
+
 export interface Scenario {
   seed: number;
   nodes: number;
@@ -35,6 +37,9 @@ export interface Scenario {
   maxLoss: number;
   params: Partial<AgentParams>;
   liars: number[];
+  /** If > 0, the liars are this many highest-degree nodes (chosen after the topology is made). */
+  liarHubs: number;
+  liarMode: "naive" | "smart";
   liarDrop: number;
   liarExtraMs: number;
   /** Stretch is sampled this often for up to sampleFlows flows. */
@@ -69,6 +74,8 @@ export const DEFAULT_SCENARIO: Scenario = {
   maxLoss: 0.001,
   params: {},
   liars: [],
+  liarHubs: 0,
+  liarMode: "smart",
   liarDrop: 0.3,
   liarExtraMs: 40,
   sampleMs: 2_000,
@@ -110,13 +117,18 @@ export interface Result {
   failovers: number;
   cold: Convergence;
   warm: Convergence | null;
+  /** Share of flows relayed by a lying node: at most over the run, at the end, and honest (static SP). */
+  liarPeakShare: number;
+  liarEndShare: number;
+  liarFairShare: number;
   events: number;
   wallMs: number;
   hash: string;
 }
 
-export function runScenario(sc: Scenario): Result {
+export function runScenario(input: Scenario): Result {
   const t0 = performance.now();
+  let sc = input;
   const topo = makeTopology(
     {
       kind: sc.topology,
@@ -127,6 +139,7 @@ export function runScenario(sc: Scenario): Result {
     },
     new Sfc32(subSeed(sc.seed, "topology")),
   );
+  if (sc.liarHubs > 0) sc = { ...sc, liars: hubs(topo, sc.liarHubs) };
   const world = new World(sc, topo);
   world.start();
   const sample = sampleFlows(world, sc.sampleFlows);
@@ -159,6 +172,22 @@ export function runScenario(sc: Scenario): Result {
     }
   };
   for (let t = sc.warmupMs; t <= sc.durationMs; t += sc.sampleMs) world.q.at(t, () => stretchSamples(t));
+  const liars = new Set(sc.liars);
+  const relayedByLiar = (path: readonly number[] | null | undefined) =>
+    !!path && path.some((h, k) => k < path.length - 1 && liars.has(h));
+  let liarPeakShare = 0;
+  let liarEndShare = 0;
+  if (liars.size > 0) {
+    for (let t = LIAR_SAMPLE_MS; t <= sc.durationMs; t += LIAR_SAMPLE_MS) {
+      world.q.at(t, () => {
+        let n = 0;
+        for (const f of world.flows) if (relayedByLiar(world.agents[f.src]?.choose(f.dst, t).path)) n++;
+        liarEndShare = n / world.flows.length;
+        liarPeakShare = Math.max(liarPeakShare, liarEndShare);
+      });
+    }
+  }
+  const liarFairShare = world.flows.filter((f) => relayedByLiar(f.staticPath)).length / world.flows.length;
   world.run(sc.durationMs);
 
   const windowSec = (sc.durationMs - sc.warmupMs) / 1000;
@@ -194,10 +223,27 @@ export function runScenario(sc: Scenario): Result {
     failovers,
     cold: cold(),
     warm,
+    liarPeakShare,
+    liarEndShare,
+    liarFairShare,
     events: world.q.processed,
     wallMs: performance.now() - t0,
   };
   return { ...r, hash: hashResult(r) };
+}
+
+/** The `k` nodes with the most links. */
+export function hubs(topo: Topology, k: number): number[] {
+  const deg = new Array<number>(topo.n).fill(0);
+  for (let i = 0; i < topo.a.length; i++) {
+    deg[topo.a[i]!]!++;
+    deg[topo.b[i]!]!++;
+  }
+  return deg
+    .map((d, i) => [d, i] as const)
+    .sort((x, y) => y[0] - x[0] || x[1] - y[1])
+    .slice(0, k)
+    .map((e) => e[1]);
 }
 
 function sampleFlows(world: World, k: number): number[] {

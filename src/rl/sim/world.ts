@@ -23,6 +23,8 @@ const BUILD_FAIL_MS = 1_000;
 const BASELINE_EVERY = 4;
 /** What a lying node claims for every destination, ms. */
 export const LIAR_CLAIM_MS = 1;
+/** A smart liar claims this share of its true cost to far destinations. */
+export const LIAR_SHARE = 0.3;
 
 export interface Flow {
   readonly src: number;
@@ -181,7 +183,7 @@ export class World {
         return;
       case "publish": {
         if (counted) m.master++;
-        const s = this.liars.has(i) ? lie(a.summary) : a.summary;
+        const s = this.liars.has(i) ? this.lie(a.summary) : a.summary;
         for (const nb of this.net.adj[i]!.keys()) {
           if (!this.net.usable(i, nb)) continue;
           const target = this.agents[nb];
@@ -199,7 +201,7 @@ export class World {
           const other = this.agents[nb];
           if (!other || !this.net.usable(i, nb)) return;
           const s = other.summary();
-          x.onNeighbourSummary(this.liars.has(nb) ? lie(s) : s, this.q.now);
+          x.onNeighbourSummary(this.liars.has(nb) ? this.lie(s) : s, this.q.now);
         });
         return;
       }
@@ -235,7 +237,7 @@ export class World {
         const s = hop && this.net.nodeUp[cur] === 1 ? hop.suggestNextHop(a.dest, visited, a.avoid, t) : null;
         if (!s) return fail();
         next = s.next;
-        claims[k - 1] = this.liars.has(cur) ? LIAR_CLAIM_MS : s.claimMs;
+        claims[k - 1] = this.liars.has(cur) ? this.lieMs(s.claimMs, 9) : s.claimMs;
       }
       if (
         visited.includes(next) ||
@@ -370,6 +372,33 @@ export class World {
     this.q.at(this.q.now + WRITE_BEHIND_MS, () => this.writeBehind());
   }
 
+  /* ---- adversaries ---- */
+
+  /**
+   * What a liar claims instead of `ms` for a destination `hops` away. "naive": LIAR_CLAIM_MS for
+   * everything. "smart": the truth within two hops (its neighbours can check those), LIAR_SHARE of it
+   * beyond (only measurement through it can tell).
+   */
+  lieMs(ms: number, hops: number): number {
+    if (this.sc.liarMode === "naive") return LIAR_CLAIM_MS;
+    return hops <= 2 ? ms : Math.max(LIAR_CLAIM_MS, LIAR_SHARE * ms);
+  }
+
+  private lie(s: Summary): Summary {
+    const costs = new Uint16Array(s.costs.length);
+    const hops = new Uint8Array(s.hops.length);
+    for (let i = 0; i < costs.length; i++) {
+      const c = s.costs[i]!;
+      if (c === UNREACHABLE) {
+        costs[i] = UNREACHABLE;
+        continue;
+      }
+      costs[i] = Math.max(1, Math.round(this.lieMs(c * COST_UNIT_MS, s.hops[i]!) / COST_UNIT_MS));
+      hops[i] = this.sc.liarMode === "naive" ? 1 : s.hops[i]!;
+    }
+    return { ...s, costs, hops };
+  }
+
   /* ---- the oracle ---- */
 
   oracleMs(src: number, dst: number): number {
@@ -392,9 +421,3 @@ function uses(src: number, path: Hops, u: number, v: number): boolean {
   return false;
 }
 
-/** A liar's summary: every destination it knows, at LIAR_CLAIM_MS, one hop. */
-function lie(s: Summary): Summary {
-  const costs = new Uint16Array(s.costs.length).fill(Math.round(LIAR_CLAIM_MS / COST_UNIT_MS));
-  for (let i = 0; i < costs.length; i++) if (s.costs[i] === UNREACHABLE) costs[i] = UNREACHABLE;
-  return { ...s, costs, hops: new Uint8Array(s.hops.length).fill(1) };
-}
