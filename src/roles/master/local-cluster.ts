@@ -1,8 +1,11 @@
 /**
- * A super cluster on loopback, started through the real CLI (`--init`, then `--out … --run`) with
- * real nats-server processes: used by the Master and control-plane tests and by bench/control.ts.
- * Everything lives in one temporary directory; `stop()` ends the supervisor and, as a backstop,
- * every server PID it recorded.
+ * A super cluster started through the real CLI (`--init`, then `--out … --run`) with real
+ * nats-server processes: used by the Master and control-plane tests and by bench/control.ts.
+ * By default every server runs on loopback under one supervisor. With `addresses` and `launch`,
+ * each server gets its own address and its own supervisor (`--servers NAME`), started wherever
+ * `launch` puts it (e.g. in the server's network namespace, testnet/master/). Everything lives in
+ * one temporary directory; `stop()` ends the supervisors and, as a backstop, every server PID
+ * they recorded.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,14 +21,39 @@ import {
   type Trust,
 } from "../../pki/index.ts";
 import { MasterError } from "./errors.ts";
-import { allServers, clientUrls, loadPlan, type Plan, type PlanServer } from "./plan.ts";
+import { allServers, clientUrls, hostPort, loadPlan, type Plan, type PlanServer } from "./plan.ts";
 import { serverLayout } from "./server-config.ts";
 
 const CLI = resolve(import.meta.dir, "../../cli.ts");
 
+/** Standard NATS ports, used when every server has an address of its own. */
+export const STANDARD_PORTS = Object.freeze({ client: 4222, cluster: 6222, gateway: 7222, monitor: 8222 });
+
+/** A started supervisor process (Bun's Subprocess and testnet's MeshProcess both fit). */
+export interface LaunchedProcess {
+  readonly pid: number;
+  readonly exited: Promise<number>;
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  kill(signal?: NodeJS.Signals): void;
+}
+
 export interface LocalClusterOptions {
   clusters?: number;
   serversPerCluster?: number;
+  /**
+   * The address of each server, by cluster then server (default: 127.0.0.1 with free ports).
+   * Servers with their own addresses listen on STANDARD_PORTS.
+   */
+  addresses?: readonly (readonly string[])[];
+  /**
+   * Starts `argv` for `server` (one supervisor per server, `--servers NAME`); default: one
+   * supervisor for every server, spawned here.
+   */
+  launch?: (argv: string[], server: PlanServer) => LaunchedProcess;
+  /** GETs `path` from a server's monitoring port; default: fetch from this process. */
+  monitor?: (server: PlanServer, path: string) => Promise<string>;
+  /** How long start() waits for every server to be routed and gatewayed (default 15 s). */
+  readyTimeoutMs?: number;
 }
 
 /** Credentials a control-plane client needs (matches ControlCredentials in src/control). */
@@ -40,31 +68,48 @@ export class LocalCluster {
   readonly dir: string;
   readonly plan: Plan;
   readonly trust: Trust;
-  readonly proc: ReturnType<typeof Bun.spawn>;
+  /** The supervisors: one for all servers, or one per server (in plan order) with `launch`. */
+  readonly procs: LaunchedProcess[] = [];
   readonly log: string[] = [];
-  private constructor(dir: string, plan: Plan, trust: Trust, proc: ReturnType<typeof Bun.spawn>) {
+  readonly #monitor: (server: PlanServer, path: string) => Promise<string>;
+  private constructor(
+    dir: string,
+    plan: Plan,
+    trust: Trust,
+    monitor: (server: PlanServer, path: string) => Promise<string>,
+  ) {
     this.dir = dir;
     this.plan = plan;
     this.trust = trust;
-    this.proc = proc;
+    this.#monitor = monitor;
+  }
+
+  /** The (first) supervisor process. */
+  get proc(): LaunchedProcess {
+    return this.procs[0]!;
   }
 
   static async start(o: LocalClusterOptions = {}): Promise<LocalCluster> {
     const dir = mkdtempSync(join(tmpdir(), "veilnet-master-"));
-    const nClusters = o.clusters ?? 2;
+    const nClusters = o.addresses?.length ?? o.clusters ?? 2;
     const perCluster = o.serversPerCluster ?? 2;
-    const ports = await freePorts(nClusters * perCluster * 4);
+    const ports = o.addresses ? [] : await freePorts(nClusters * perCluster * 4);
     const clusters = Array.from({ length: nClusters }, (_, c) => {
       const name = String.fromCharCode(65 + c);
+      const hosts = o.addresses?.[c];
       return {
         name,
-        servers: Array.from({ length: perCluster }, (_, s) => ({
+        servers: Array.from({ length: hosts?.length ?? perCluster }, (_, s) => ({
           name: `${name}${s + 1}`,
-          host: "127.0.0.1",
-          client: ports.pop(),
-          cluster: ports.pop(),
-          gateway: ports.pop(),
-          monitor: ports.pop(),
+          ...(hosts
+            ? { host: hosts[s], ...STANDARD_PORTS }
+            : {
+                host: "127.0.0.1",
+                client: ports.pop(),
+                cluster: ports.pop(),
+                gateway: ports.pop(),
+                monitor: ports.pop(),
+              }),
         })),
       };
     });
@@ -77,21 +122,39 @@ export class LocalCluster {
     if (init.exitCode !== 0) throw new MasterError("MASTER_TEST_INIT", init.stderr.toString());
     const plan = loadPlan(planPath);
     const trust = await loadTrust(plan.trust);
-    const proc = Bun.spawn(
-      [process.execPath, CLI, "--role", "master", "--plan", planPath, "--out", join(dir, "out"), "--run"],
-      { stdout: "pipe", stderr: "pipe" },
-    );
-    const lc = new LocalCluster(dir, plan, trust, proc);
-    void (async () => {
-      for await (const chunk of proc.stdout) lc.log.push(new TextDecoder().decode(chunk));
-    })();
+    const lc = new LocalCluster(dir, plan, trust, o.monitor ?? fetchMonitor);
+    const argv = [
+      process.execPath,
+      CLI,
+      "--role",
+      "master",
+      "--plan",
+      planPath,
+      "--out",
+      join(dir, "out"),
+      "--run",
+    ];
     try {
-      await lc.waitReady(15_000);
+      if (o.launch) {
+        for (const s of allServers(plan)) lc.#adopt(o.launch([...argv, "--servers", s.name], s));
+      } else {
+        lc.#adopt(Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" }) as LaunchedProcess);
+      }
+      await lc.waitReady(o.readyTimeoutMs ?? 15_000);
     } catch (e) {
       await lc.stop();
       throw e;
     }
     return lc;
+  }
+
+  #adopt(proc: LaunchedProcess): void {
+    this.procs.push(proc);
+    const out = proc.stdout;
+    if (!out) return;
+    void (async () => {
+      for await (const chunk of out) this.log.push(new TextDecoder().decode(chunk));
+    })().catch(() => {});
   }
 
   get servers(): PlanServer[] {
@@ -105,7 +168,8 @@ export class LocalCluster {
   }
 
   url(name: string): string {
-    return `tls://127.0.0.1:${this.server(name).clientPort}`;
+    const s = this.server(name);
+    return `tls://${hostPort(s.advertise, s.clientPort)}`;
   }
 
   /** Client URLs with `first` first (the client dials in order, without shuffling). */
@@ -126,8 +190,8 @@ export class LocalCluster {
 
   async healthy(name: string): Promise<boolean> {
     try {
-      const r = await fetch(`http://127.0.0.1:${this.server(name).monitorPort}/healthz`);
-      return r.ok;
+      const r = JSON.parse(await this.#monitor(this.server(name), "/healthz")) as { status?: string };
+      return r.status === "ok";
     } catch {
       return false;
     }
@@ -144,9 +208,8 @@ export class LocalCluster {
           throw new MasterError("MASTER_TEST_TIMEOUT", `server ${s.name} not ready\n${this.log.join("")}`);
         }
         try {
-          const base = `http://127.0.0.1:${s.monitorPort}`;
-          const routez = (await (await fetch(`${base}/routez`)).json()) as { num_routes: number };
-          const gw = (await (await fetch(`${base}/gatewayz`)).json()) as { outbound_gateways?: object };
+          const routez = JSON.parse(await this.#monitor(s, "/routez")) as { num_routes: number };
+          const gw = JSON.parse(await this.#monitor(s, "/gatewayz")) as { outbound_gateways?: object };
           if (routez.num_routes >= peers && Object.keys(gw.outbound_gateways ?? {}).length >= clusters - 1)
             break;
         } catch {
@@ -195,13 +258,17 @@ export class LocalCluster {
     return { jwt: creds.jwt, seed: creds.key, certPem: cert.certPem, keyPem: cert.keyPem ?? "" };
   }
 
-  /** SIGTERM to the supervisor (it stops its servers), then SIGKILL stragglers by recorded PID. */
+  /** SIGTERM to the supervisors (they stop their servers), then SIGKILL stragglers by recorded PID. */
   async stop(): Promise<void> {
     const pids = this.servers.map((s) => this.pid(s.name)).filter((p): p is number => p !== undefined);
-    this.proc.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 8_000);
-    await this.proc.exited;
-    clearTimeout(timer);
+    await Promise.all(
+      this.procs.map(async (proc) => {
+        proc.kill("SIGTERM");
+        const timer = setTimeout(() => proc.kill("SIGKILL"), 8_000);
+        await proc.exited;
+        clearTimeout(timer);
+      }),
+    );
     for (const pid of pids) {
       try {
         process.kill(pid, "SIGKILL");
@@ -211,6 +278,12 @@ export class LocalCluster {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+async function fetchMonitor(server: PlanServer, path: string): Promise<string> {
+  const r = await fetch(`http://${hostPort(server.advertise, server.monitorPort)}${path}`);
+  if (!r.ok) throw new MasterError("MASTER_TEST", `${server.name}${path}: HTTP ${r.status}`);
+  return r.text();
 }
 
 /** Distinct free TCP ports on 127.0.0.1 (bound briefly to port 0, then released). */
