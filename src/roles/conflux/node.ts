@@ -124,19 +124,25 @@ export class ConfluxNode {
     // Packet plane: TUN + native data plane.
     const ipv4 = formatIPv4(certificate.ipv4);
     const ipv6 = formatIPv6(certificate.ipv6);
-    if (!this.config.tunName) throw new Error("embedded mode has no TUN data plane yet");
-    const tun = openTun({ name: this.config.tunName });
-    this.tun = tun;
-    this.#cleanups.push(() => closeTun(tun));
-    configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
-    const dp = await Dataplane.start({
-      tunFd: tun.fd,
-      mtu: this.config.mtu,
-      udpPort: this.config.listenPort ?? derivedListenPort(this.state.identity.nodeId),
-    });
+    const udpPort = this.config.listenPort ?? derivedListenPort(this.state.identity.nodeId);
+    let dp: PacketIO;
+    if (!this.config.tunName) {
+      // Embedded mode: in-process packet plane, no TUN, no privileges (embedded/plane.ts).
+      const { EmbeddedPlane } = await import("./embedded/plane.ts");
+      dp = await EmbeddedPlane.start({ udpPort, mtu: this.config.mtu });
+      this.#cleanups.push(() => dp.stop());
+      this.log(`embedded packet plane: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
+    } else {
+      const tun = openTun({ name: this.config.tunName });
+      this.tun = tun;
+      this.#cleanups.push(() => closeTun(tun));
+      configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
+      const native = await Dataplane.start({ tunFd: tun.fd, mtu: this.config.mtu, udpPort });
+      dp = native;
+      this.#cleanups.push(() => native.stop());
+      this.log(`${tun.name} up: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
+    }
     this.io = dp;
-    this.#cleanups.push(() => dp.stop());
-    this.log(`${tun.name} up: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
 
     // Handshakes and peers.
     const publicIp = () => connection.nc.info?.client_ip;
