@@ -2,11 +2,14 @@
 # Data-plane throughput: veilnet vs wireguard-go vs nebula vs the raw veth, same run, same namespaces.
 #
 #   ns A (198.18.200.1) ══ veth ══ ns B (198.18.200.2)
-#     veilnet       100.64.201.1  ⇄  100.64.201.2   (fixed test keys until handshakes drive it)
+#     veilnet       100.64.204.1  ⇄  100.64.204.2   (fixed test keys until handshakes drive it;
+#                                                    TUN segmentation offload, UDP GRO, TCP coalescing)
+#     veilnet_plain 100.64.201.1  ⇄  100.64.201.2   (same, plain TUN: one packet per read/write)
 #     wireguard-go  100.64.202.1  ⇄  100.64.202.2   (userspace, configured over its UAPI socket)
 #     nebula        100.64.203.1  ⇄  100.64.203.2   (certificates from nebula-cert)
 #
-# Each: idle ping RTT, iperf3 TCP single stream and -P 4 (DURATION s each), peak RSS of the daemons.
+# Each: idle ping RTT, iperf3 TCP single stream and -P 4 (DURATION s each), peak RSS of the daemons
+# (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs).
 # Env: DURATION (10), ROUNDS (1; medians over rounds), MTU (1420), VEILNET_NODE (command that runs
 # fixed-key-node; default: compiled with bun build --compile like dist/veilnet).
 # Root only. The last line is `key=value` pairs.
@@ -51,19 +54,21 @@ ip -n "$B" addr add 198.18.200.2/24 dev "${RUN}y" && ip -n "$B" link set "${RUN}
 if [ -z "${VEILNET_NODE:-}" ]; then
   log "compiling the fixed-key data-plane node"
   "$BUN" build --compile src/roles/conflux/dataplane/fixed-key-node.ts \
-    src/roles/conflux/dataplane/dataplane.worker.ts --outfile "$WORK/veilnet-node" >/dev/null || exit 1
+    src/roles/conflux/dataplane/dataplane.worker.ts src/errors.ts --outfile "$WORK/veilnet-node" >/dev/null || exit 1
   VEILNET_NODE="$WORK/veilnet-node"
 fi
-start_veilnet() { # side ns me peer
+start_veilnet() { # side ns me peer subnet port tag [--offload]
   # shellcheck disable=SC2086
-  ip netns exec "$2" $VEILNET_NODE --side "$1" --tun "${RUN}v$1" --mtu "$MTU" \
-    --overlay "100.64.201.$3/24" --peer-overlay "100.64.201.$4" \
-    --listen "198.18.200.$3:51900" --peer "198.18.200.$4:51900" >"$WORK/veilnet-$1.log" 2>&1 &
+  ip netns exec "$2" $VEILNET_NODE --side "$1" --tun "${RUN}$7$1" --mtu "$MTU" ${8:-} \
+    --overlay "100.64.$5.$3/24" --peer-overlay "100.64.$5.$4" \
+    --listen "198.18.200.$3:$6" --peer "198.18.200.$4:$6" >"$WORK/veilnet-$7$1.log" 2>&1 &
   PIDS+=($!)
-  eval "VEILNET_PID_$1=$!"
+  eval "VEILNET_PID_$7$1=$!"
 }
-start_veilnet a "$A" 1 2
-start_veilnet b "$B" 2 1
+start_veilnet a "$A" 1 2 201 51900 p
+start_veilnet b "$B" 2 1 201 51900 p
+start_veilnet a "$A" 1 2 204 51902 o --offload
+start_veilnet b "$B" 2 1 204 51902 o --offload
 
 # ---------------------------------------------------------------- wireguard-go
 read -r WG_A_PRIV WG_A_PUB < <("$BUN" bench/throughput/wg-uapi.ts keygen)
@@ -130,8 +135,9 @@ rss_mb() { # pid → peak RSS (VmHWM) in MB
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print a[int((NR + 1) / 2)]}'; }
 
-declare -A DST=([veth]=198.18.200.2 [veilnet]=100.64.201.2 [wireguard_go]=100.64.202.2 [nebula]=100.64.203.2)
-SYSTEMS=(veth veilnet wireguard_go nebula)
+declare -A DST=([veth]=198.18.200.2 [veilnet]=100.64.204.2 [veilnet_plain]=100.64.201.2
+  [wireguard_go]=100.64.202.2 [nebula]=100.64.203.2)
+SYSTEMS=(veth veilnet veilnet_plain wireguard_go nebula)
 declare -A S1 S4 RTT RETR
 for s in "${SYSTEMS[@]}"; do
   wait_reachable "${DST[$s]}" || log "$s: ${DST[$s]} unreachable"
@@ -148,10 +154,10 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-VEILNET_RSS=$(( $(rss_mb "$VEILNET_PID_a") + $(rss_mb "$VEILNET_PID_b") ))
+VEILNET_RSS=$(( $(rss_mb "$VEILNET_PID_oa") + $(rss_mb "$VEILNET_PID_ob") ))
 WG_RSS=$(( $(rss_mb "$WG_PID_a") + $(rss_mb "$WG_PID_b") ))
 NEBULA_RSS=$(( $(rss_mb "$NEBULA_PID_a") + $(rss_mb "$NEBULA_PID_b") ))
-kill "$VEILNET_PID_a" "$VEILNET_PID_b" 2>/dev/null
+kill "$VEILNET_PID_oa" "$VEILNET_PID_ob" "$VEILNET_PID_pa" "$VEILNET_PID_pb" 2>/dev/null
 sleep 1
 grep -h '^counters' "$WORK"/veilnet-*.log | cut -c1-400 >&2
 
@@ -161,10 +167,12 @@ for s in "${SYSTEMS[@]}"; do
   out+="${s}_retransmits=$(echo "${RETR[$s]}" | median) ${s}_rtt_ms=${RTT[$s]:-nan} "
 done
 v=$(echo "${S1[veilnet]}" | median)
+vp=$(echo "${S1[veilnet_plain]}" | median)
 w=$(echo "${S1[wireguard_go]}" | median)
 n=$(echo "${S1[nebula]}" | median)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2f", a / b; else print "nan" }'; }
 out+="ratio_vs_wireguard_go=$(ratio "$v" "$w") ratio_vs_nebula=$(ratio "$v" "$n") "
+out+="ratio_plain_vs_wireguard_go=$(ratio "$vp" "$w") "
 out+="veilnet_rss_mb=$VEILNET_RSS wireguard_go_rss_mb=$WG_RSS nebula_rss_mb=$NEBULA_RSS "
 out+="duration_s=$DURATION rounds=$ROUNDS mtu=$MTU load1=$(cut -d' ' -f1 /proc/loadavg)"
 echo "$out"

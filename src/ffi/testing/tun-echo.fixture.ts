@@ -31,16 +31,21 @@ function readPacket(timeoutMs: number): Uint8Array | null {
   }
 }
 
+/** Writes `pkt` and waits for an echo reply of `type`; retries like ping does (IPv6 may still be
+ * settling right after link up). */
 function echo(pkt: Uint8Array, type: number): ReturnType<typeof parseEcho> {
   const out = ffiBuffer(pkt.length);
   out.set(pkt);
-  const w = sys.write(tun.fd, addr(out), out.length);
-  if (Number(w) !== pkt.length) throw new Error(`write returned ${w}`);
-  for (let i = 0; i < 20; i++) {
-    const p = readPacket(3000);
-    if (!p) return null;
-    const e = parseEcho(p);
-    if (e && e.type === type) return e;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const w = sys.write(tun.fd, addr(out), out.length);
+    if (Number(w) !== pkt.length) throw new Error(`write returned ${w}`);
+    const deadline = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      const p = readPacket(deadline - Date.now());
+      if (!p) break;
+      const e = parseEcho(p);
+      if (e && e.type === type) return e;
+    }
   }
   return null;
 }

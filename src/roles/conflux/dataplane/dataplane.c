@@ -62,6 +62,7 @@ int EVP_CIPHER_CTX_ctrl(EVP_CIPHER_CTX *c, int type, int arg, void *ptr);
 #define POLLIN 1
 #define MSG_DONTWAIT 0x40
 #define MSG_TRUNC 0x20
+#define SOL_UDP 17
 
 #define HDR 16
 #define TAG 16
@@ -192,13 +193,20 @@ typedef struct {
   int msg_slot[BATCH];
   int offload;                     /* TUN has IFF_VNET_HDR + TSO4: reads are super-packets */
   u8 *super;                       /* VNET + MAX_SUPER read buffer when offloading */
+  int gso;                         /* send a split super-packet as one UDP_SEGMENT message */
+  int in_super;                    /* tx_super is queueing segments of group cur_grp */
+  u32 cur_grp, grp_seq;
+  u32 grp[BATCH];                  /* slot → send group (segments of one super-packet share one) */
+  struct mmsghdr out[BATCH];       /* messages actually handed to sendmmsg */
+  int out_first[BATCH], out_count[BATCH];
+  u8 gcmsg[BATCH][24];             /* UDP_SEGMENT control message per GSO message */
   tx_key_t keys[MAX_PEERS];
 } tx_t;
 
 void *dp_tx_new(u8 *shared, int tun, int udp, int wake, u32 mtu, int offload) {
   tx_t *t = calloc(1, sizeof(tx_t));
   if (!t) return 0;
-  t->sh = shared; t->tun = tun; t->udp = udp; t->wake = wake; t->mtu = mtu; t->offload = offload;
+  t->sh = shared; t->tun = tun; t->udp = udp; t->wake = wake; t->mtu = mtu; t->offload = offload; t->gso = offload;
   if (offload && !(t->super = calloc(1, VNET + MAX_SUPER + 64))) { free(t); return 0; }
   t->slot_size = (HDR + mtu + TAG + 63) & ~63u;
   t->bufs = calloc(BATCH, t->slot_size);
@@ -287,6 +295,7 @@ static void tx_queue(tx_t *t, int n, int slot, u32 wire_len) {
   m->msg_controllen = 0;
   m->msg_flags = 0;
   t->msg_slot[n] = slot;
+  t->grp[n] = t->in_super ? t->cur_grp : ++t->grp_seq;
 }
 
 /* Handles one packet read into slot n; returns 1 when it was queued for sending. */
@@ -321,26 +330,81 @@ static int tx_packet(tx_t *t, int n, u32 len) {
   return 1;
 }
 
+#define UDP_SEGMENT 103
+#define GSO_MAX_BYTES 65000
+#define EIO 5
+#define EINVAL 22
+#define EOPNOTSUPP 95
+
+/* Groups consecutive slots of one super-packet into UDP_SEGMENT messages (all segments but the
+ * last have the same size), or one message per slot without GSO. Returns the message count. */
+static int tx_compose(tx_t *t, int from, int n, int gso) {
+  int nm = 0;
+  for (int i = from; i < n;) {
+    int k = 1;
+    u32 size = t->iov[i].iov_len, total = size;
+    while (gso && i + k < n && t->grp[i + k] == t->grp[i] && t->iov[i + k - 1].iov_len == size &&
+           t->iov[i + k].iov_len <= size && total + t->iov[i + k].iov_len <= GSO_MAX_BYTES) {
+      total += t->iov[i + k].iov_len;
+      k++;
+    }
+    struct msghdr *m = &t->out[nm].msg_hdr;
+    *m = t->msgs[i].msg_hdr;
+    m->msg_iov = &t->iov[i];
+    m->msg_iovlen = k;
+    if (k > 1) {
+      u8 *c = t->gcmsg[nm];
+      memset(c, 0, 24);
+      *(u64 *)c = 18;
+      *(int *)(c + 8) = SOL_UDP;
+      *(int *)(c + 12) = UDP_SEGMENT;
+      *(u16 *)(c + 16) = (u16)size;
+      m->msg_control = c;
+      m->msg_controllen = 24;
+    }
+    t->out_first[nm] = i;
+    t->out_count[nm] = k;
+    nm++;
+    i += k;
+  }
+  return nm;
+}
+
+static void tx_sent(tx_t *t, int first, int count) {
+  for (int i = first; i < first + count; i++) {
+    u8 *p = PEER(t->sh, t->msg_slot[i]);
+    u64 plain = t->iov[i].iov_len - HDR - TAG;
+    V64(p, PO_TX_PACKETS)++;
+    V64(p, PO_TX_BYTES) += plain;
+    CNT(t->sh, CNT_TX_PACKETS)++;
+    CNT(t->sh, CNT_TX_BYTES) += plain;
+  }
+}
+
 static void tx_flush(tx_t *t, int n) {
-  int off = 0;
   CNT(t->sh, CNT_TX_BATCHES)++;
-  while (off < n) {
-    int r = sendmmsg(t->udp, t->msgs + off, (u32)(n - off), 0);
+  int nm = tx_compose(t, 0, n, t->gso), off = 0;
+  while (off < nm) {
+    int r = sendmmsg(t->udp, t->out + off, (u32)(nm - off), 0);
     if (r < 0) {
       int e = *__errno_location();
       if (e == EINTR) continue;
-      /* The first message failed (EMSGSIZE, ECONNREFUSED from an ICMP error, …): skip it. */
-      CNT(t->sh, CNT_DROP_TX_SEND_ERROR)++;
+      if (t->out_count[off] > 1 && (e == EIO || e == EINVAL || e == EOPNOTSUPP)) {
+        /* The path cannot segment for us: stop using GSO, resend the rest one by one. */
+        t->gso = 0;
+        CNT(t->sh, CNT_TX_GSO_FALLBACKS)++;
+        nm = tx_compose(t, t->out_first[off], n, 0);
+        off = 0;
+        continue;
+      }
+      /* The message failed (EMSGSIZE, ECONNREFUSED from an ICMP error, …): skip it. */
+      CNT(t->sh, CNT_DROP_TX_SEND_ERROR) += t->out_count[off];
       off++;
       continue;
     }
     for (int i = off; i < off + r; i++) {
-      u8 *p = PEER(t->sh, t->msg_slot[i]);
-      u64 plain = t->iov[i].iov_len - HDR - TAG;
-      V64(p, PO_TX_PACKETS)++;
-      V64(p, PO_TX_BYTES) += plain;
-      CNT(t->sh, CNT_TX_PACKETS)++;
-      CNT(t->sh, CNT_TX_BYTES) += plain;
+      if (t->out_count[i] > 1) CNT(t->sh, CNT_TX_GSO_MESSAGES)++;
+      tx_sent(t, t->out_first[i], t->out_count[i]);
     }
     off += r;
   }
@@ -394,6 +458,8 @@ static int tx_super(tx_t *t, int n, u32 r) {
   CNT(t->sh, CNT_TX_TSO_READS)++;
   u32 payload = len - hdrlen, id0 = rd16be(pkt + 4), seq0 = rd32be(pkt + ihl + 4), flags0 = pkt[ihl + 13];
   u32 nseg = payload ? (payload + mss - 1) / mss : 1;
+  t->in_super = 1;
+  t->cur_grp = ++t->grp_seq;
   for (u32 i = 0; i < nseg; i++) {
     if (n == BATCH) { tx_flush(t, n); n = 0; }
     u32 off = i * mss, chunk = payload - off < mss ? payload - off : mss;
@@ -414,6 +480,7 @@ static int tx_super(tx_t *t, int n, u32 r) {
     *(u16 *)(tcp + 16) = (u16)~csum_fold(csum_raw(tcp, tot - ihl, pseudo4(seg, tot - ihl)));
     n += tx_packet(t, n, tot);
   }
+  t->in_super = 0;
   return n;
 }
 
@@ -467,7 +534,6 @@ typedef struct {
 } rx_key_t;
 
 #define CMSG_SPACE_GRO 64
-#define SOL_UDP 17
 #define UDP_GRO 104
 #define MAX_COALESCE 64
 

@@ -105,6 +105,8 @@ export const TX_COUNTERS = [
   "dropTxRouteBusy",
   "txTunReadErrors",
   "txTsoReads",
+  "txGsoMessages",
+  "txGsoFallbacks",
 ] as const;
 
 /** Counters written by the RX Worker, at indices RX_COUNTER_BASE.. */
