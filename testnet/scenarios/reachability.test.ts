@@ -5,6 +5,7 @@ import { Mesh } from "../mesh.ts";
 import { isRoot, waitForLine } from "./_root.ts";
 
 const TCP = join(import.meta.dir, "_tcp.ts");
+const PUNCH = join(import.meta.dir, "_punch.ts");
 const BUN = process.execPath;
 setDefaultTimeout(30_000);
 
@@ -73,6 +74,21 @@ describe.skipIf(!isRoot)("nat4", () => {
   test("NATed hosts reach the other router's public address, not the hosts behind it", async () => {
     expect((await net.exec("h1", ["ping", "-c1", "-W1", net.addressOf("r2", "control")])).code).toBe(0);
     expect((await net.exec("h1", ["ping", "-c1", "-W1", net.addressOf("h3", "r2")])).code).not.toBe(0);
+  });
+
+  test("hosts behind different NATs punch a UDP hole; control gets nothing through", async () => {
+    const punch = (from: string, peer: string, ms: number) =>
+      net.exec(from, [BUN, PUNCH, "41000", peer, "41000", String(ms)]);
+    const [a, b] = await Promise.all([
+      punch("h1", net.addressOf("r2", "control"), 1500),
+      punch("h3", net.addressOf("r1", "control"), 1500),
+    ]);
+    expect(a.stdout).toContain(`got hello-from-h3 from ${net.addressOf("r2", "control")}:41000`);
+    expect(b.stdout).toContain(`got hello-from-h1 from ${net.addressOf("r1", "control")}:41000`);
+    const listener = net.spawn("h1", [BUN, PUNCH, "41001", net.addressOf("h2", "h1"), "9", "1500"]);
+    const probe = await punch("control", net.addressOf("r1", "control"), 800);
+    expect(probe.code).toBe(1);
+    expect(await listener.exited).toBe(1);
   });
 
   test("the control host cannot open a connection into a NATed host", async () => {
