@@ -51,7 +51,13 @@ function drive(
         if (!hops) continue;
         const full = net(hops);
         if (Number.isNaN(full)) continue;
-        complete(ag, a, hops, hops.map((_, i) => ((i + 1) / hops.length) * full), t + 1);
+        complete(
+          ag,
+          a,
+          hops,
+          hops.map((_, i) => ((i + 1) / hops.length) * full),
+          t + 1,
+        );
       }
     }
   }
@@ -142,11 +148,17 @@ describe("agent - hysteresis", () => {
       const acts = ag.tick(t);
       for (const b of of(acts, "build")) complete(ag, b, [b.firstHop, 6, 9], [10, 40, secondRtt], t + 10);
       for (const p of of(acts, "pathProbe")) {
-        ag.observe({ type: "probeReply", probeId: p.probeId, rttMs: p.hops[1] === 5 ? 100 : secondRtt }, t + 20);
+        ag.observe(
+          { type: "probeReply", probeId: p.probeId, rttMs: p.hops[1] === 5 ? 100 : secondRtt },
+          t + 20,
+        );
       }
       const c = ag.choose(9, t);
       ag.noteSent(9, c.pathId, t);
-      ag.observe({ type: "ack", pathId: c.pathId, sentAt: t, rttMs: c.path?.[1] === 5 ? 100 : secondRtt }, t + 20);
+      ag.observe(
+        { type: "ack", pathId: c.pathId, sentAt: t, rttMs: c.path?.[1] === 5 ? 100 : secondRtt },
+        t + 20,
+      );
     }
     return ag.choose(9, t).path;
   }
@@ -165,7 +177,13 @@ describe("agent - measure, don't trust", () => {
     const ag = new Agent({ self: 0, seed: 1 });
     ag.onLinkUp(1, 0, 20);
     ag.onLinkUp(3, 0, 20);
-    ag.onNeighbourSummary(claims(1, 1, [[0, 1, 1], [9, 1, 1]]), 0);
+    ag.onNeighbourSummary(
+      claims(1, 1, [
+        [0, 1, 1],
+        [9, 1, 1],
+      ]),
+      0,
+    );
     expect(ag.suspicionOf(1, 0)).toBeGreaterThanOrEqual(ag.params.suspicionLimit);
     ag.onNeighbourSummary(claims(3, 1, [[9, 80, 3]]), 0);
     ag.choose(9, 0);
@@ -181,7 +199,13 @@ describe("agent - measure, don't trust", () => {
       if (!b) continue;
       // relay 5 claims 1 ms to 9, but the measured RTT from it to the next hop 6 is 40 ms
       ag.observe(
-        { type: "built", buildId: b.buildId, hops: [b.firstHop, 5, 6, 9], prefixRttMs: [10, 20, 60, 80], claimsMs: [70, 1, 20, 0] },
+        {
+          type: "built",
+          buildId: b.buildId,
+          hops: [b.firstHop, 5, 6, 9],
+          prefixRttMs: [10, 20, 60, 80],
+          claimsMs: [70, 1, 20, 0],
+        },
         k * 40_000 + 50,
       );
     }

@@ -86,7 +86,7 @@ export class Agent {
 
   onLinkDown(n: NodeId, now: number): void {
     const link = this.links.get(n);
-    if (!link || !link.up) return;
+    if (!link?.up) return;
     link.up = false;
     this.table.removeNeighbour(n);
     this.book.linkDown(n, now);
@@ -131,7 +131,8 @@ export class Agent {
         const m = this.links.get(d);
         if (m?.up && m !== from) bound = TRIANGLE_LOOSENESS * (m.costMs() - viaMs);
       }
-      if (bound > 0 && claim < tol * bound - CLAIM_SLACK_MS) worst = Math.max(worst, evidence(claim, bound, tol));
+      if (bound > 0 && claim < tol * bound - CLAIM_SLACK_MS)
+        worst = Math.max(worst, evidence(claim, bound, tol));
     }
     if (worst === 0) return;
     this.suspicion.add(from.id, now, worst);

@@ -109,7 +109,7 @@ export function standbyShared(ds: DestState): boolean {
  */
 export function pickDuel(ds: DestState, now: number, p: AgentParams): PathRow | null {
   const a = ds.active;
-  if (!a || !a.healthy()) return null;
+  if (!a?.healthy()) return null;
   const bar = (1 - p.switchMargin) * a.cost();
   const totalN = ds.totalWeight(now, p.discountHalfLifeMs);
   let best: PathRow | null = null;

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +37,11 @@ describe("qtable store", () => {
     const path = tmp();
     const s = QTableStore.open(path, { now: 0 });
     s.stage({ routes: [row(9, [1, 5, 9], 1_000), row(9, [2, 9], 1_000)], retired: [], links: [] });
-    s.stage({ routes: [], retired: [{ dest: 9, hops: [2, 9] }], links: [{ neighbour: 1, srtt: 10, rttvar: 2, nEff: 5, lastMs: 1_000 }] });
+    s.stage({
+      routes: [],
+      retired: [{ dest: 9, hops: [2, 9] }],
+      links: [{ neighbour: 1, srtt: 10, rttvar: 2, nEff: 5, lastMs: 1_000 }],
+    });
     expect(s.flush()).toBe(3);
     s.close();
     expect(statSync(path).mode & 0o777).toBe(0o600);

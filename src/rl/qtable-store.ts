@@ -166,7 +166,7 @@ function inspect(path: string): "corrupt" | "foreign" | null {
   try {
     db = new Database(path, { readonly: true });
     const check = db.query("PRAGMA quick_check").get() as { quick_check?: string } | null;
-    if (!check || check.quick_check !== "ok") return "corrupt";
+    if (check?.quick_check !== "ok") return "corrupt";
     const tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").all();
     if (tables.length === 0) return "foreign";
     const meta = new Map(

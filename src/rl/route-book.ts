@@ -1,128 +1,31 @@
 /**
- * The per-destination side of the agent: built paths, their probes, builds, failover, switching,
- * rotation and retirement. Owns the action outbox. The decisions themselves are in policy.ts.
+ * The per-destination side of the agent: observations on built paths, probes, builds, failover,
+ * switching, rotation and retirement. The decisions themselves are in policy.ts, the state and its
+ * primitive changes in route-state.ts.
  */
-import type { AgentParams } from "./constants.ts";
-import type { DistanceTable } from "./distance-table.ts";
-import { DestState, PathRow, type StoredRoute } from "./path-row.ts";
+import { type DestState, PathRow, type StoredRoute } from "./path-row.ts";
 import { validPath } from "./path-rules.ts";
 import { pickBetter, pickChallenger, pickDuel, pickFailover, pickStandby, standbyShared } from "./policy.ts";
-import type { Rng } from "./rng.ts";
-import { inconsistentHops, type Suspicion } from "./suspicion.ts";
-import type { Action, DestView, Hops, NodeId, RouteRow, SwitchReason } from "./types.ts";
+import { RouteState } from "./route-state.ts";
+import { inconsistentHops } from "./suspicion.ts";
+import type { Hops, NodeId } from "./types.ts";
 
-export function buildStats() {
-  return {
-    linkProbes: 0,
-    pathProbes: 0,
-    builds: 0,
-    buildFailures: 0,
-    publishes: 0,
-    switches: 0,
-    failovers: 0,
-    retired: 0,
-    badSummaries: 0,
-    refusedPaths: 0,
-  };
-}
-export type AgentStats = ReturnType<typeof buildStats>;
-
-interface PendingBuild {
-  readonly ds: DestState;
-  readonly firstHop: NodeId;
-  readonly explicit: Hops | null;
-  readonly timeoutAt: number;
-  readonly firstClaimMs: number;
-  readonly inherit: StoredRoute | PathRow | null;
-  readonly replaces: PathRow | null;
-}
+export { type AgentStats, buildStats } from "./route-state.ts";
 
 const BUILD_TIMEOUT_MS = 10_000;
 const BUILD_BACKOFF_MIN_MS = 500;
 const BUILD_BACKOFF_MAX_MS = 30_000;
 /** A destination with no path at all keeps trying at least this often. */
 const BUILD_BACKOFF_NO_PATH_MS = 4_000;
-const SUSPECT_BACKOFF_MAX_MS = 60_000;
 const IDLE_PROBE_AFTER_MS = 2_000;
 /** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
 const WARM_AGREEMENT = 1.2;
-/** Stored destinations rebuilt eagerly at start (most recent first). */
-const EAGER_STORED_DESTS = 16;
 const STORED_ROUTES_PER_DEST = 3;
 const EMPTY: ReadonlySet<NodeId> = new Set();
 /** Rotation and retirement run this often per destination, not every tick. */
 const MAINTAIN_EVERY_MS = 500;
 
-export class RouteBook {
-  private readonly dests = new Map<NodeId, DestState>();
-  private readonly rows = new Map<number, PathRow>();
-  private readonly pathProbes = new Map<number, { row: PathRow; timeoutAt: number }>();
-  private readonly linkProbes = new Map<number, { n: NodeId; timeoutAt: number }>();
-  private readonly builds = new Map<number, PendingBuild>();
-  private retired: { dest: NodeId; hops: Hops }[] = [];
-  private out: Action[] = [];
-  private nextId = 1;
-
-  constructor(
-    private readonly self: NodeId,
-    private readonly p: AgentParams,
-    private readonly rng: Rng,
-    private readonly table: DistanceTable,
-    private readonly suspicion: Suspicion,
-    private readonly stats: ReturnType<typeof buildStats>,
-  ) {}
-
-  push(a: Action): void {
-    this.out.push(a);
-  }
-
-  drain(): Action[] {
-    const a = this.out;
-    this.out = [];
-    return a;
-  }
-
-  dest(d: NodeId): DestState | undefined {
-    return this.dests.get(d);
-  }
-
-  demand(d: NodeId, now: number): DestState {
-    let ds = this.dests.get(d);
-    if (!ds) {
-      ds = new DestState(d, now);
-      this.dests.set(d, ds);
-    }
-    ds.lastDemand = now;
-    return ds;
-  }
-
-  /* ---- link probes (bookkeeping only; the agent owns link state) ---- */
-
-  linkProbe(n: NodeId, now: number, timeoutMs: number): void {
-    const id = this.nextId++;
-    this.linkProbes.set(id, { n, timeoutAt: now + timeoutMs });
-    this.stats.linkProbes++;
-    this.out.push({ type: "linkProbe", probeId: id, neighbour: n });
-  }
-
-  takeLinkProbe(id: number): NodeId | undefined {
-    const e = this.linkProbes.get(id);
-    if (!e) return undefined;
-    this.linkProbes.delete(id);
-    return e.n;
-  }
-
-  expiredLinkProbes(now: number): NodeId[] {
-    const out: NodeId[] = [];
-    for (const [id, e] of this.linkProbes) {
-      if (now >= e.timeoutAt) {
-        this.linkProbes.delete(id);
-        out.push(e.n);
-      }
-    }
-    return out;
-  }
-
+export class RouteBook extends RouteState {
   /* ---- observations ---- */
 
   noteSent(dest: NodeId, pathId: number, now: number): void {
@@ -182,9 +85,12 @@ export class RouteBook {
     if (!ok) {
       this.stats.refusedPaths++;
       this.out.push({ type: "retire", pathId: id, hops });
-      return this.buildBackoff(ds, now);
+      this.buildBackoff(ds, now);
+      return;
     }
-    const checked = this.p.measure ? inconsistentHops(hops, prefix, claims, b.firstClaimMs, this.p.claimTolerance) : [];
+    const checked = this.p.measure
+      ? inconsistentHops(hops, prefix, claims, b.firstClaimMs, this.p.claimTolerance)
+      : [];
     for (const [n, ev] of checked) {
       this.suspicion.add(n, now, ev);
       if (this.suspicion.suspected(n, now)) this.table.setUsable(n, false);
@@ -194,7 +100,8 @@ export class RouteBook {
     if (avoid || (dup && !b.replaces)) {
       this.stats.refusedPaths++;
       this.out.push({ type: "retire", pathId: id, hops });
-      return this.buildBackoff(ds, now);
+      this.buildBackoff(ds, now);
+      return;
     }
     const row = new PathRow(id, ds.dest, hops, now, now + this.jit(this.p.pathLifetimeMs));
     const inh = b.inherit;
@@ -253,14 +160,14 @@ export class RouteBook {
       a.firstUnackedAt = Number.NaN;
       this.failure(a, now);
     }
-    if (!ds.active || !ds.active.healthy()) {
+    if (!ds.active?.healthy()) {
       const t = pickFailover(ds);
       if (t) this.switchTo(ds, t, ds.active ? "failover" : "first", now);
     } else {
       const b = p.measure ? pickBetter(ds, now, p) : this.byClaim(ds);
       if (b) this.switchTo(ds, b, "better", now);
     }
-    if (p.standby && (!ds.standby || !ds.standby.healthy() || standbyShared(ds))) {
+    if (p.standby && (!ds.standby?.healthy() || standbyShared(ds))) {
       const s = pickStandby(ds);
       if (s !== ds.standby) {
         ds.standby = s;
@@ -276,8 +183,12 @@ export class RouteBook {
     let healthy = 0;
     for (const r of ds.paths) if (r.state !== "suspect") healthy++;
     if (ds.paths.length < p.maxCandidates) {
-      if (healthy < p.targetCandidates) return this.build(ds, now, "diverse");
-      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) return this.build(ds, now, "disjoint");
+      if (healthy < p.targetCandidates) {
+        this.build(ds, now, "diverse");
+        return;
+      }
+      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) this.build(ds, now, "disjoint");
+      return;
     }
     if (now >= ds.nextHintAt) {
       ds.nextHintAt = now + this.jit(p.hintBuildMs);
@@ -369,7 +280,10 @@ export class RouteBook {
     avoid.delete(ds.dest); // suspicion is about relaying; the destination is who we want to reach
     if (mode === "disjoint" && ds.active) for (const h of ds.active.interior()) avoid.add(h);
     const ranked = this.table.rank(ds.dest, avoid);
-    if (ranked.length === 0) return this.buildBackoff(ds, now);
+    if (ranked.length === 0) {
+      this.buildBackoff(ds, now);
+      return;
+    }
     const used = new Set(ds.paths.map((r) => r.hops[0]));
     let pick = mode === "best" ? ranked[0]! : (ranked.find(([n]) => !used.has(n)) ?? ranked[0]!);
     if (mode === "diverse" && this.rng.next() < this.p.randomBuildShare) {
@@ -418,80 +332,6 @@ export class RouteBook {
     ds.buildBackoffMs = Math.min(max, ds.buildBackoffMs * 2);
   }
 
-  /* ---- state changes ---- */
-
-  private success(r: PathRow, rttMs: number, now: number): void {
-    const p = this.p;
-    r.est.add(rttMs, now, p.discountHalfLifeMs, p.maxWeight);
-    r.rtt.add(rttMs);
-    r.loss.add(false, now, p.discountHalfLifeMs);
-    r.fails = 0;
-    r.lastOkAt = now;
-    r.backoffMs = 1_000;
-    r.dirty = true;
-    if (r.state === "suspect") {
-      r.state = "candidate";
-      const ds = this.dests.get(r.dest);
-      if (ds) this.roles(ds);
-    } else if (r.state === "fresh" && r.est.nEff >= p.minSamples - 0.5) r.state = "candidate";
-  }
-
-  private failure(r: PathRow, now: number): void {
-    const ds = this.dests.get(r.dest);
-    r.fails++;
-    r.loss.add(true, now, this.p.discountHalfLifeMs);
-    r.state = "suspect";
-    r.nextProbeAt = now + r.backoffMs;
-    r.backoffMs = Math.min(SUSPECT_BACKOFF_MAX_MS, r.backoffMs * 2);
-    r.dirty = true;
-    if (!ds) return;
-    if (r === ds.standby) ds.standby = null;
-    if (r === ds.active) {
-      const t = pickFailover(ds);
-      if (t) this.switchTo(ds, t, "failover", now);
-      ds.nextBuildAt = Math.min(ds.nextBuildAt, now);
-    }
-    this.roles(ds);
-  }
-
-  private switchTo(ds: DestState, r: PathRow, reason: SwitchReason, now: number): void {
-    const from = ds.active;
-    ds.active = r;
-    ds.activeSince = now;
-    if (ds.standby === r) ds.standby = this.p.standby ? pickStandby(ds) : null;
-    r.firstUnackedAt = Number.NaN;
-    r.lastSentAt = Number.NEGATIVE_INFINITY;
-    if (reason === "failover") this.stats.failovers++;
-    else this.stats.switches++;
-    this.roles(ds);
-    this.out.push({ type: "switch", dest: ds.dest, fromId: from ? from.id : -1, pathId: r.id, reason });
-  }
-
-  private retire(r: PathRow): void {
-    const ds = this.dests.get(r.dest);
-    this.rows.delete(r.id);
-    if (ds) {
-      const i = ds.paths.indexOf(r);
-      if (i >= 0) ds.paths.splice(i, 1);
-      if (ds.active === r) ds.active = null;
-      if (ds.standby === r) ds.standby = null;
-      this.roles(ds);
-    }
-    this.stats.retired++;
-    this.retired.push({ dest: r.dest, hops: r.hops });
-    this.out.push({ type: "retire", pathId: r.id, hops: r.hops });
-  }
-
-  private roles(ds: DestState): void {
-    for (const r of ds.paths) {
-      if (r.state === "suspect") continue;
-      if (r === ds.active) r.state = "active";
-      else if (r === ds.standby) r.state = "standby";
-      else r.state = r.est.nEff >= this.p.minSamples - 0.5 ? "candidate" : "fresh";
-    }
-    ds.refreshChoice();
-  }
-
   /** Ablation "trust gossip": follow the neighbours' claims, not the measurements. */
   private byClaim(ds: DestState): PathRow | null {
     let best: PathRow | null = null;
@@ -506,75 +346,6 @@ export class RouteBook {
       }
     }
     return best && best !== ds.active ? best : null;
-  }
-
-  /* ---- persistence and views ---- */
-
-  takeChanges(): { routes: RouteRow[]; retired: { dest: NodeId; hops: Hops }[] } {
-    const routes: RouteRow[] = [];
-    for (const r of this.rows.values()) {
-      if (!r.dirty || r.est.nEff === 0) continue;
-      r.dirty = false;
-      routes.push({
-        dest: r.dest,
-        hops: r.hops,
-        mu: r.est.mu,
-        variance: r.est.variance,
-        nEff: r.est.nEff,
-        loss: r.loss.value(),
-        lastMs: r.est.lastAt,
-      });
-    }
-    const retired = this.retired;
-    this.retired = [];
-    return { routes, retired };
-  }
-
-  importRoutes(routes: readonly RouteRow[], now: number): void {
-    const byDest = new Map<NodeId, RouteRow[]>();
-    for (const r of routes) {
-      if (!validPath(this.self, r.dest, r.hops, this.p.hopCap)) continue;
-      const list = byDest.get(r.dest) ?? [];
-      list.push(r);
-      byDest.set(r.dest, list);
-    }
-    const recent = [...byDest.entries()].sort(
-      (a, b) => Math.max(...b[1].map((r) => r.lastMs)) - Math.max(...a[1].map((r) => r.lastMs)),
-    );
-    recent.forEach(([dest, list], i) => {
-      const ds = this.demand(dest, i < EAGER_STORED_DESTS ? now : Number.NEGATIVE_INFINITY);
-      // the store already aged the rows: their confidence is as of now
-      ds.stored = list
-        .sort((a, b) => a.mu - b.mu)
-        .slice(0, this.p.maxCandidates)
-        .map((r) => ({ ...r, lastMs: now }));
-    });
-  }
-
-  views(now: number): DestView[] {
-    return [...this.dests.values()].map((ds) => ({
-      dest: ds.dest,
-      activeId: ds.active?.id ?? -1,
-      standbyId: ds.standby?.id ?? -1,
-      activeForMs: ds.active ? now - ds.activeSince : 0,
-      advertisedMs: this.table.estimate(ds.dest),
-      candidates: ds.paths.map((r) => ({
-        pathId: r.id,
-        hops: r.hops,
-        state: r.state,
-        costMs: r.cost(),
-        rttMs: r.est.mu,
-        sdMs: r.est.sd(),
-        loss: r.loss.value(),
-        samples: r.est.weightAt(now, this.p.discountHalfLifeMs),
-        ageMs: now - r.builtAt,
-        lastOkAgoMs: now - r.lastOkAt,
-      })),
-    }));
-  }
-
-  private jit(ms: number): number {
-    return ms * (1 - this.p.timerJitter + 2 * this.p.timerJitter * this.rng.next());
   }
 }
 

@@ -21,16 +21,20 @@ describe("summary - encoding", () => {
     expect(decodeSummary(b)).toEqual(sample);
   });
 
+  const poke = (off: number, v: number) => (b: Uint8Array) => {
+    b[off] = v;
+    return b;
+  };
   const corrupt: [string, (b: Uint8Array) => Uint8Array][] = [
     ["truncated header", (b) => b.subarray(0, 10)],
     ["truncated entries", (b) => b.subarray(0, b.length - 1)],
     ["trailing bytes", (b) => Uint8Array.of(...b, 0)],
-    ["unknown version", (b) => ((b[0] = 2), b)],
-    ["unknown flags", (b) => ((b[1] = 0x80), b)],
-    ["reserved bits", (b) => ((b[3] = 1), b)],
-    ["non-zero padding", (b) => ((b[SUMMARY_HEADER_SIZE + 7] = 1), b)],
-    ["count beyond the data", (b) => (new DataView(b.buffer).setUint32(12, 1_000_000), b)],
-    ["hops over the cap", (b) => ((b[SUMMARY_HEADER_SIZE + 6] = 200), b)],
+    ["unknown version", poke(0, 2)],
+    ["unknown flags", poke(1, 0x80)],
+    ["reserved bits", poke(3, 1)],
+    ["non-zero padding", poke(SUMMARY_HEADER_SIZE + 7, 1)],
+    ["count beyond the data", poke(14, 0x0f)],
+    ["hops over the cap", poke(SUMMARY_HEADER_SIZE + 6, 200)],
   ];
   for (const [name, damage] of corrupt) {
     test(`rejects ${name}`, () => {

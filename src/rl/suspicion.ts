@@ -75,7 +75,8 @@ export function inconsistentHops(
     const claims = i === 0 ? [claimsMs[0]!, firstClaimMs] : [claimsMs[i]!];
     let worst = Number.POSITIVE_INFINITY;
     for (const c of claims) if (!Number.isNaN(c)) worst = Math.min(worst, c);
-    if (worst < tolerance * implied - CLAIM_SLACK_MS) out.push([hops[i]!, evidence(worst, implied, tolerance)]);
+    if (worst < tolerance * implied - CLAIM_SLACK_MS)
+      out.push([hops[i]!, evidence(worst, implied, tolerance)]);
   }
   return out;
 }

@@ -42,7 +42,13 @@ describe("simulator - targets at small scale", () => {
 
 describe("simulator - determinism", () => {
   test("the same seed gives the same run", () => {
-    const tiny: Scenario = { ...small, nodes: 60, durationMs: 40_000, warmupMs: 10_000, convergeWindowMs: 10_000 };
+    const tiny: Scenario = {
+      ...small,
+      nodes: 60,
+      durationMs: 40_000,
+      warmupMs: 10_000,
+      convergeWindowMs: 10_000,
+    };
     const a = runScenario(tiny);
     const b = runScenario(tiny);
     expect(a.hash).toBe(b.hash);

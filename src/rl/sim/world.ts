@@ -175,7 +175,8 @@ export class World {
         return;
       }
       case "build":
-        return this.build(i, a, t, later);
+        this.build(i, a, t, later);
+        return;
       case "retire":
         if (counted) m.teardowns++;
         return;
@@ -229,13 +230,19 @@ export class World {
     for (let k = 0; cur !== a.dest; k++) {
       let next: number;
       if (a.hops) {
-        if (k >= a.hops.length) return fail();
+        if (k >= a.hops.length) {
+          fail();
+          return;
+        }
         next = a.hops[k]!;
       } else if (k === 0) next = a.firstHop;
       else {
         const hop = this.agents[cur];
         const s = hop && this.net.nodeUp[cur] === 1 ? hop.suggestNextHop(a.dest, visited, a.avoid, t) : null;
-        if (!s) return fail();
+        if (!s) {
+          fail();
+          return;
+        }
         next = s.next;
         claims[k - 1] = this.liars.has(cur) ? this.lieMs(s.claimMs, 9) : s.claimMs;
       }
@@ -244,7 +251,8 @@ export class World {
         hops.length >= (this.sc.params.hopCap ?? HOP_CAP) ||
         !this.net.usable(cur, next)
       ) {
-        return fail();
+        fail();
+        return;
       }
       hops.push(next);
       visited.push(next);
@@ -254,7 +262,10 @@ export class World {
         elapsed += BUILD_FAIL_MS; // the extension is retried once after a timeout
         rtt = this.net.roundTrip(i, hops);
         if (counted) this.metrics.builds += 2;
-        if (Number.isNaN(rtt)) return fail();
+        if (Number.isNaN(rtt)) {
+          fail();
+          return;
+        }
       }
       // Asked extensions wait for each reply; given hops are sent back to back (pipelined), so the
       // build completes one path RTT after it starts.
@@ -420,4 +431,3 @@ function uses(src: number, path: Hops, u: number, v: number): boolean {
   }
   return false;
 }
-
