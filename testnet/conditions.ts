@@ -100,15 +100,20 @@ async function setDelay(plan: Plan, edge: PlanEdge, end: PlanEnd, oneWayMs: numb
     { edge: edge.index },
   );
   proc.unref();
+  let exited = false;
+  proc.exited.then(() => {
+    exited = true;
+  });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let ready = false;
-  while (!ready && Date.now() < deadline) {
+  while (!ready && !exited && Date.now() < deadline) {
     ready = readFileSync(log, "utf8").includes(`ready tap=${tap} pid=${proc.pid} `);
     if (!ready) await Bun.sleep(20);
   }
   if (!ready) {
     await proc.stop(500);
-    throw new TestnetError("TESTNET_DELAY", `delay forwarder for ${tap} did not start; see ${log}`);
+    const tail = readFileSync(log, "utf8").trim().split("\n").slice(-6).join("\n");
+    throw new TestnetError("TESTNET_DELAY", `delay forwarder for ${tap} did not start:\n${tail}`);
   }
   const s = chainSuffix(end.ifname);
   const p = plan.prefix;

@@ -15,16 +15,49 @@
  * frame too large) is dropped and counted, like a tail drop on a real queue. Never returns
  * unless the descriptor fails; the process is ended by a signal.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+/*
+ * No #include: the few libc declarations are written out (64-bit Linux ABI, glibc or musl), so
+ * the loop compiles without libc headers installed.
+ */
+typedef long ssize_t;
+typedef unsigned long size_t;
+typedef long long int64_t;
+struct timespec {
+  long tv_sec;
+  long tv_nsec;
+};
+struct pollfd {
+  int fd;
+  short events;
+  short revents;
+};
+struct sched_param {
+  int sched_priority;
+};
+int clock_gettime(int clock, struct timespec *ts);
+int ppoll(struct pollfd *fds, unsigned long nfds, const struct timespec *timeout, const void *sigmask);
+ssize_t read(int fd, void *buf, size_t n);
+ssize_t write(int fd, const void *buf, size_t n);
+int fcntl(int fd, int cmd, ...);
+int sched_setscheduler(int pid, int policy, const struct sched_param *param);
+void *malloc(size_t n);
+int *__errno_location(void);
+#define errno (*__errno_location())
+
+#define CLOCK_MONOTONIC 1
+#define F_GETFL 3
+#define F_SETFL 4
+#define O_NONBLOCK 04000
+#define POLLIN 0x001
+#define POLLERR 0x008
+#define POLLHUP 0x010
+#define POLLNVAL 0x020
+#define EINTR 4
+#define EIO 5
+#define EAGAIN 11
+#define ENOMEM 12
+#define SCHED_FIFO 1
+#define NULL ((void *)0)
 
 #define SLOTS 4096
 #define SLOT_BYTES 2048
@@ -44,7 +77,6 @@ int delay_loop(int fd, double delay_ms, double *stats) {
   unsigned char scratch[65536];
   if (!buf || !due || !len) return -ENOMEM;
   struct sched_param sp;
-  memset(&sp, 0, sizeof sp);
   sp.sched_priority = 10;
   sched_setscheduler(0, SCHED_FIFO, &sp);
   int flags = fcntl(fd, F_GETFL, 0);
