@@ -14,7 +14,7 @@
  *   request  { peer, subject, body }     → { body, sender, sealed, rttMs }
  *   rawSubscribe { subject, tag } events { ev: "raw", tag, subject, data };  rawPublish { subject, data }
  *   pushAccount { jwt, operator, expect }   (on a system-user connection) → { updated, failed }
- *   probe    { servers, caPem, creds }   → { result: "connected" | error message }
+ *   probe    { servers, caPem, creds }   → { result: "connected" | error message, ms }
  *   drops / server / flush / close
  * Connection events: { ev: "conn", type, server, at, downMs? }.
  */
@@ -157,8 +157,11 @@ async function handle(c: Command): Promise<object> {
       );
       return { updated: r.updated, failed: r.failed };
     }
-    case "probe":
-      return { result: await probe(c) };
+    case "probe": {
+      const t0 = now();
+      const result = await probe(c);
+      return { result, ms: now() - t0 };
+    }
     case "drops":
       return { drops: need(channel, "drops").drops.snapshot() };
     case "server":
