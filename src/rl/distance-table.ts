@@ -132,13 +132,12 @@ export class DistanceTable {
     if (!col || summary.seq <= col.seq) return false;
     col.seq = summary.seq;
     col.lastHeard = now;
+    const { dests, costs, hops, vias } = summary;
     if (summary.full) {
       col.cost.fill(UNREACHABLE);
       col.cost[this.slot(col.id)] = 0;
       col.hops[this.slot(col.id)] = 0;
     }
-    const { dests, costs, hops, vias } = summary;
-    const bulk = summary.full || dests.length > this.destOf.length / 4;
     for (let i = 0; i < dests.length; i++) {
       const d = dests[i]!;
       if (d === this.self || d === col.id) continue;
@@ -147,9 +146,14 @@ export class DistanceTable {
       const withdrawn = costs[i]! === UNREACHABLE || vias[i]! === this.self || h + 1 > this.hopCap;
       col.cost[s] = withdrawn ? UNREACHABLE : costs[i]!;
       col.hops[s] = withdrawn ? 0 : h;
-      if (!bulk) this.recompute(s);
+      this.update(s, col);
     }
-    if (bulk) this.recomputeAll();
+    if (summary.full) {
+      // destinations it no longer lists: only those it was our best way to need a recomputation
+      for (let s = 0; s < this.destOf.length; s++) {
+        if (this.bestVia[s] === col.id && col.cost[s] === UNREACHABLE) this.recompute(s);
+      }
+    }
     return true;
   }
 
@@ -296,6 +300,16 @@ export class DistanceTable {
     this.cap = cap;
   }
 
+  /** Column `col` changed its entry for slot `s`: O(1) unless it was the best and got worse. */
+  private update(s: number, col: Column): void {
+    const c = col.cost[s]!;
+    const ms = c === UNREACHABLE || !col.usable ? Number.POSITIVE_INFINITY : col.linkMs + c * COST_UNIT_MS;
+    if (this.bestVia[s] === col.id) {
+      if (ms <= this.bestMs[s]!) this.setBest(s, ms, col.hops[s]! + 1, col.id);
+      else this.recompute(s);
+    } else if (ms < this.bestMs[s]!) this.setBest(s, ms, col.hops[s]! + 1, col.id);
+  }
+
   private recomputeAll(): void {
     for (let s = 0; s < this.destOf.length; s++) this.recompute(s);
   }
@@ -315,9 +329,13 @@ export class DistanceTable {
         via = col.id;
       }
     }
+    this.setBest(s, bestMs, bestHops, via);
+  }
+
+  private setBest(s: number, bestMs: number, bestHops: number, via: number): void {
     this.bestMs[s] = bestMs;
-    this.bestHops[s] = bestHops;
-    this.bestVia[s] = via;
+    this.bestHops[s] = Number.isFinite(bestMs) ? bestHops : 0;
+    this.bestVia[s] = Number.isFinite(bestMs) ? via : -1;
     if (this.dirtyFlag[s]) return;
     const pub = this.pubCost[s]!;
     const reach = Number.isFinite(bestMs);
@@ -331,4 +349,5 @@ export class DistanceTable {
       this.dirty.push(s);
     }
   }
+
 }

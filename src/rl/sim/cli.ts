@@ -33,6 +33,7 @@ function main(argv: string[]): number {
       liars: { type: "string" },
       "liar-mode": { type: "string" },
       "no-warm": { type: "boolean" },
+      progress: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -41,7 +42,7 @@ function main(argv: string[]): number {
     console.log(
       "usage: bun run sim -- [--nodes N] [--topology waxman|geometric|scalefree] [--churn F] [--seed S]\n" +
         "       [--duration SEC] [--warmup SEC] [--link-fail F] [--flows K] [--degree D]\n" +
-        "       [--ablation none|nostandby|nohysteresis|trustgossip] [--liars K] [--liar-mode smart|naive] [--no-warm]\n" +
+        "       [--ablation none|nostandby|nohysteresis|trustgossip] [--liars K] [--liar-mode smart|naive] [--no-warm] [--progress]\n" +
         "--liars K: the K best-connected nodes lie (smart: 0.3× the truth beyond 2 hops; naive: 1 ms to all), drop 30%, add 40 ms",
     );
     return 0;
@@ -79,7 +80,12 @@ function main(argv: string[]): number {
   if (warm !== undefined) sc.warmupMs = warm * 1000;
   if (sc.warmupMs >= sc.durationMs) throw new Error("--warmup must be shorter than --duration");
   sc.convergeWindowMs = Math.min(sc.convergeWindowMs, sc.durationMs);
-  const r = runScenario(sc);
+  const r = runScenario(
+    sc,
+    values.progress
+      ? (t, wall) => process.stderr.write(`sim ${t / 1000}s of ${sc.durationMs / 1000}s, wall ${(wall / 1000).toFixed(0)}s\n`)
+      : undefined,
+  );
   console.log(`ablation=${ablation}`);
   console.log(formatResult(r));
   console.log(summaryLine(r));

@@ -126,7 +126,7 @@ export interface Result {
   hash: string;
 }
 
-export function runScenario(input: Scenario): Result {
+export function runScenario(input: Scenario, progress?: (simMs: number, wallMs: number) => void): Result {
   const t0 = performance.now();
   let sc = input;
   const topo = makeTopology(
@@ -186,6 +186,9 @@ export function runScenario(input: Scenario): Result {
         liarPeakShare = Math.max(liarPeakShare, liarEndShare);
       });
     }
+  }
+  if (progress) {
+    for (let t = 30_000; t <= sc.durationMs; t += 30_000) world.q.at(t, () => progress(t, performance.now() - t0));
   }
   const liarFairShare = world.flows.filter((f) => relayedByLiar(f.staticPath)).length / world.flows.length;
   world.run(sc.durationMs);
