@@ -20,6 +20,7 @@ import {
 
 /* Kernel constants (include/uapi/linux/if_tun.h) */
 export const TUNSETIFF = 0x400454ca;
+export const TUNGETIFF = 0x800454d2;
 export const TUNSETOFFLOAD = 0x400454d0;
 export const TUNSETVNETHDRSZ = 0x400454d8;
 export const IFF_TUN = 0x0001;
@@ -90,6 +91,13 @@ export function openTun(opts: TunOptions): Tun {
     closeFd(fd);
     throw e;
   }
+}
+
+/** The IFF_* flags of an open TUN fd (TUNGETIFF), e.g. to see whether it carries IFF_VNET_HDR. */
+export function tunFlags(fd: number): number {
+  const ifr = ffiBuffer(IFREQ_SIZE);
+  check(sys.ioctl(fd, TUNGETIFF, addr(ifr)), "ioctl(TUNGETIFF)");
+  return new DataView(ifr.buffer).getUint16(IFNAMSIZ, true);
 }
 
 /** Switches a TUN fd between blocking and non-blocking reads. */

@@ -4,6 +4,7 @@
  * main thread's control surface: peers, keys, routes, counters, the control-datagram path.
  *
  * @example
+ * const tun = openTun({ name: "veil0", vnetHdr: true, offload: DATAPLANE_TUN_OFFLOAD });
  * const dp = await Dataplane.start({ tunFd: tun.fd, mtu: 1420, udpPort: 51820 });
  * dp.setPeer(0, { endpoint: { ip: "198.18.0.2", port: 51820 }, sendKey, sendReceiverIndex: 7,
  *                 recvKey, localIndex: 9, allowedSrcV4: "100.64.0.2/32" });
@@ -21,6 +22,7 @@ import {
   setSockOptInt,
   signalEventFd,
 } from "../../../ffi/libc.ts";
+import { IFF_VNET_HDR, TUN_F_CSUM, TUN_F_TSO4, tunFlags } from "../../../ffi/tun.ts";
 import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
 import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
@@ -41,6 +43,8 @@ import { workerUrl } from "./worker-url.ts";
 
 /* Implementation constants */
 export const DEFAULT_MTU = 1420;
+/** TUNSETOFFLOAD flags the data plane handles: checksum offload and TCPv4 segmentation. */
+export const DATAPLANE_TUN_OFFLOAD = TUN_F_CSUM | TUN_F_TSO4;
 export const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const WORKER_START_TIMEOUT_MS = 10_000;
 const WORKER_STOP_TIMEOUT_MS = 3_000;
@@ -48,7 +52,7 @@ const WORKER_STOP_TIMEOUT_MS = 3_000;
 const UDP_GRO = 104;
 
 export interface DataplaneOptions {
-  /** A TUN fd opened with IFF_TUN|IFF_NO_PI (no vnet header); the caller keeps ownership. */
+  /** A TUN fd opened with IFF_TUN|IFF_NO_PI (optionally IFF_VNET_HDR); the caller keeps ownership. */
   readonly tunFd: number;
   /** The TUN's MTU: the largest inner packet. Default 1420. */
   readonly mtu?: number;
@@ -60,9 +64,10 @@ export interface DataplaneOptions {
   readonly socketBuffer?: number;
   readonly reusePort?: boolean;
   /**
-   * Segmentation offload: the TUN was opened with `vnetHdr: true` and
-   * `offload: TUN_F_CSUM | TUN_F_TSO4`; TCP super-packets are split in native code, received
-   * UDP is batched with UDP_GRO, and TCP segments are coalesced before the TUN write.
+   * Segmentation offload: TCP super-packets from the TUN are split in native code and sent with
+   * UDP GSO, received UDP is batched with UDP_GRO, and TCP segments are coalesced before the TUN
+   * write. Needs a TUN opened with `vnetHdr: true` (and `offload: DATAPLANE_TUN_OFFLOAD` for
+   * TSO). Default: on exactly when the TUN carries IFF_VNET_HDR.
    */
   readonly offload?: boolean;
 }
@@ -145,7 +150,14 @@ export class Dataplane {
       dp.stopFd = createEventFd();
       dp.txWake = createEventFd();
       const shared = ptr(new Uint8Array(dp.shared));
-      const offload = opts.offload ? 1 : 0;
+      const vnet = (tunFlags(opts.tunFd) & IFF_VNET_HDR) !== 0;
+      if (opts.offload !== undefined && opts.offload !== vnet) {
+        throw new DataplaneConfigError(
+          "DP_OFFLOAD_MISMATCH",
+          `offload=${opts.offload} but the TUN was opened ${vnet ? "with" : "without"} IFF_VNET_HDR`,
+        );
+      }
+      const offload = vnet ? 1 : 0;
       if (offload) setSockOptInt(udp.fd, IPPROTO_UDP, UDP_GRO, 1, "UDP_GRO");
       dp.txCtx = Number(native.symbols.dp_tx_new(shared, opts.tunFd, udp.fd, dp.txWake, mtu, offload) ?? 0);
       dp.rxCtx = Number(native.symbols.dp_rx_new(shared, opts.tunFd, udp.fd, dp.stopFd, mtu, offload) ?? 0);

@@ -36,6 +36,10 @@ for (const mode of ["plain", "offload"] as const)
       expect(r.afterBurst.txBatches).toBeLessThan(r.afterBurst.txPackets / 4);
     });
 
+    it("detects the TUN's vnet header and refuses a contradicting offload option", () => {
+      expect(r.mismatch).toBe("DP_OFFLOAD_MISMATCH");
+    });
+
     it("delivers authenticated packets to the TUN", () => {
       expect(r.delivered.slice(0, 5)).toEqual(["hello 0", "hello 1", "hello 2", "hello 3", "hello 4"]);
       expect(r.base.rxPackets).toBe(5);
@@ -66,6 +70,14 @@ for (const mode of ["plain", "offload"] as const)
     it("answers ICMP and ICMPv6 echo through RX → kernel → TX", () => {
       expect(r.echoes).toContainEqual({ family: 4, type: 0, id: 77, ok: true });
       expect(r.echoes).toContainEqual({ family: 6, type: 129, id: 78, ok: true });
+    });
+
+    it("routes by longest prefix to several peers and stops routing to a removed one", () => {
+      expect(r.routed.peer2).toEqual(["to peer two"]);
+      expect(r.routed.peer1).toEqual(["to peer one"]);
+      // After removal the /25 route is gone, so .200 falls to the /24 route of peer 0.
+      expect(r.removal.peer2Got).toBe(0);
+      expect(r.removal.peer1).toEqual(["after removal"]);
     });
 
     it("sends keepalives and rekeys without losing the previous receive key", () => {

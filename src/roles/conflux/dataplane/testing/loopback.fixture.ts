@@ -44,7 +44,13 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<boolean> {
 const offload = process.argv.includes("--offload");
 const tun = openTun({ name: "vdp0", vnetHdr: offload, offload: offload ? TUN_F_CSUM | TUN_F_TSO4 : 0 });
 configureInterface(tun.name, { mtu: 1420, addresses: ["100.64.50.1/24", "fd5e:d9:50::1/64"], up: true });
-const dp = await Dataplane.start({ tunFd: tun.fd, udpPort: 0, bindAddress: "127.0.0.1", offload });
+let mismatch = "";
+try {
+  await Dataplane.start({ tunFd: tun.fd, udpPort: 0, bindAddress: "127.0.0.1", offload: !offload });
+} catch (e) {
+  mismatch = (e as { code?: string }).code ?? String(e);
+}
+const dp = await Dataplane.start({ tunFd: tun.fd, udpPort: 0, bindAddress: "127.0.0.1" });
 
 const atPeer: Uint8Array[] = [];
 const peer = await Bun.udpSocket({
@@ -182,6 +188,46 @@ try {
 } catch (e) {
   reuseRefused = (e as { code?: string }).code === "DP_SEND_KEY_REUSED";
 }
+// --- a second peer behind a prefix route (longest match wins), then removed.
+const atPeer2: Uint8Array[] = [];
+const peer2 = await Bun.udpSocket({
+  hostname: "127.0.0.1",
+  socket: { data: (_s, buf) => void atPeer2.push(new Uint8Array(buf)), error: () => {} },
+});
+const K_SEND_P2 = key(0x66);
+dp.setPeer(5, {
+  endpoint: { ip: "127.0.0.1", port: peer2.port },
+  sendKey: K_SEND_P2,
+  sendReceiverIndex: 0x5555,
+  recvKey: key(0x77),
+  localIndex: 0x7777,
+  allowedSrcV4: "100.64.50.128/25",
+});
+dp.route("100.64.50.128/25", 5);
+dp.route("100.64.50.0/24", 0); // shorter than /25 and /32: must not capture .200
+sender.send("to peer two", 9999, "100.64.50.200");
+sender.send("to peer one", 9999, "100.64.50.2");
+await waitFor(() => atPeer2.length >= 1 && atPeer.length >= 1);
+const routed = {
+  peer2: atPeer2
+    .splice(0)
+    .map((d) => new TextDecoder().decode(referenceOpen(K_SEND_P2, d)?.plaintext.subarray(28))),
+  peer1: atPeer
+    .splice(0)
+    .map((d) => new TextDecoder().decode(referenceOpen(K_SEND2, d)?.plaintext.subarray(28))),
+};
+dp.removePeer(5);
+sender.send("after removal", 9999, "100.64.50.200");
+await waitFor(() => atPeer.length >= 1, 1000);
+await Bun.sleep(100);
+const removal = {
+  peer2Got: atPeer2.length,
+  peer1: atPeer
+    .splice(0)
+    .map((d) => new TextDecoder().decode(referenceOpen(K_SEND2, d)?.plaintext.subarray(28))),
+};
+peer2.close();
+
 const stats = dp.peerStats(0);
 await dp.stop();
 peer.close();
@@ -209,6 +255,9 @@ console.log(
     misc,
     afterRekey,
     reuseRefused,
+    mismatch,
+    routed,
+    removal,
     stats: { ...stats, sendCounter: Number(stats.sendCounter) },
     final: dp.counters(),
   }),
