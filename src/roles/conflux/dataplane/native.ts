@@ -21,6 +21,7 @@ const SYMBOLS = {
   dp_rx_run: { args: ["ptr"], returns: "i32" },
   dp_rx_free: { args: ["ptr"], returns: "void" },
   dp_abi_check: { args: [], returns: "i32" },
+  dp_inet_checksum: { args: ["ptr", "u32"], returns: "i32" },
 } as const;
 
 function compile() {
