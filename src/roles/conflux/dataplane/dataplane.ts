@@ -33,7 +33,11 @@ import {
   COUNTERS_OFF,
   type DataplaneCounters,
   G_CTRL_SIGNAL,
+  G_RX_ERRNO,
+  G_RX_STATUS,
   G_STOP,
+  G_TX_ERRNO,
+  G_TX_STATUS,
   SHARED_SIZE,
 } from "./layout.ts";
 import { functionPointer, nativeDataplane } from "./native.ts";
@@ -97,6 +101,7 @@ export interface SessionKeys {
 }
 
 type WorkerState = { worker: Worker; exited: Promise<number> };
+export type LoopState = "starting" | "running" | "stopped" | "failed";
 
 export class Dataplane {
   private readonly shared = new SharedArrayBuffer(SHARED_SIZE);
@@ -295,6 +300,25 @@ export class Dataplane {
   peerStats(slot: number): PeerStats {
     PeerTable.checkSlot(slot);
     return this.peers.stats(slot);
+  }
+
+  /**
+   * Whether each native loop is running. `failed` means it stopped on a fatal error (its errno
+   * is given) — the node should tear the data plane down and start a new one.
+   */
+  status(): { tx: LoopState; rx: LoopState; txErrno: number; rxErrno: number } {
+    const state = (off: number): LoopState => {
+      const v = Atomics.load(this.i32, off >> 2);
+      if (v === 1) return "running";
+      if (v === 2) return this.stopped ? "stopped" : "failed";
+      return "starting";
+    };
+    return {
+      tx: state(G_TX_STATUS),
+      rx: state(G_RX_STATUS),
+      txErrno: Atomics.load(this.i32, G_TX_ERRNO >> 2),
+      rxErrno: Atomics.load(this.i32, G_RX_ERRNO >> 2),
+    };
   }
 
   /** Packet/byte counts per direction and drops by reason. */

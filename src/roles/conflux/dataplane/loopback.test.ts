@@ -40,6 +40,11 @@ for (const mode of ["plain", "offload"] as const)
       expect(r.mismatch).toBe("DP_OFFLOAD_MISMATCH");
     });
 
+    it("reports both native loops running, then stopped", () => {
+      expect(r.running).toEqual({ tx: "running", rx: "running", txErrno: 0, rxErrno: 0 });
+      expect(r.stopped).toEqual({ tx: "stopped", rx: "stopped", txErrno: 0, rxErrno: 0 });
+    });
+
     it("delivers authenticated packets to the TUN", () => {
       expect(r.delivered.slice(0, 5)).toEqual(["hello 0", "hello 1", "hello 2", "hello 3", "hello 4"]);
       expect(r.base.rxPackets).toBe(5);

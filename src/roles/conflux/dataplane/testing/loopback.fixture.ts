@@ -229,7 +229,9 @@ const removal = {
 peer2.close();
 
 const stats = dp.peerStats(0);
+const running = dp.status();
 await dp.stop();
+const stopped = dp.status();
 peer.close();
 app.close();
 sender.close();
@@ -256,6 +258,8 @@ console.log(
     afterRekey,
     reuseRefused,
     mismatch,
+    running,
+    stopped,
     routed,
     removal,
     stats: { ...stats, sendCounter: Number(stats.sendCounter) },
