@@ -292,6 +292,11 @@ export class Agent {
     return this.book.dest(dest);
   }
 
+  /** True while this node has a usable link session to `n` (its claims are in the table). */
+  hasNeighbour(n: NodeId): boolean {
+    return this.links.get(n)?.up === true;
+  }
+
   /** What this node would advertise for `dest` (ms, Infinity if unknown). */
   advertised(dest: NodeId): number {
     return this.table.estimate(dest);

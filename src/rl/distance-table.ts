@@ -349,5 +349,4 @@ export class DistanceTable {
       this.dirty.push(s);
     }
   }
-
 }

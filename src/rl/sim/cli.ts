@@ -83,7 +83,10 @@ function main(argv: string[]): number {
   const r = runScenario(
     sc,
     values.progress
-      ? (t, wall) => process.stderr.write(`sim ${t / 1000}s of ${sc.durationMs / 1000}s, wall ${(wall / 1000).toFixed(0)}s\n`)
+      ? (t, wall) =>
+          process.stderr.write(
+            `sim ${t / 1000}s of ${sc.durationMs / 1000}s, wall ${(wall / 1000).toFixed(0)}s\n`,
+          )
       : undefined,
   );
   console.log(`ablation=${ablation}`);

@@ -14,6 +14,12 @@ export class Metrics {
   staticDelivered = 0;
   randomSent = 0;
   randomDelivered = 0;
+  hopSent = 0;
+  hopDelivered = 0;
+  hopMs = 0;
+  hopOracleMs = 0;
+  readonly hopRecoveries: number[] = [];
+  readonly hopPending = new Map<number, number>();
   /* latency over the oracle (sums over samples where the path works) */
   agentMs = 0;
   oracleMs = 0;
@@ -52,6 +58,18 @@ export class Metrics {
   /** The flow ended (an endpoint left): its pending recovery does not count. */
   cancel(f: number): void {
     if (this.pending.delete(f)) this.failuresOnActive--;
+  }
+
+  /** Same bookkeeping for the hop-by-hop comparison. */
+  hopFailure(f: number, t: number): void {
+    if (!this.hopPending.has(f)) this.hopPending.set(f, t);
+  }
+
+  hopArrived(f: number, t: number): void {
+    const since = this.hopPending.get(f);
+    if (since === undefined || t < since) return;
+    this.hopRecoveries.push(t - since);
+    this.hopPending.delete(f);
   }
 
   get unrecovered(): number {

@@ -8,30 +8,38 @@ const num = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
 export function formatResult(r: Result): string {
   const sc = r.scenario;
-  const rows: [string, string, string, string, string][] = [
-    ["metric", "agent (D-LCB)", "oracle", "static SP", "random"],
-    ["delivery ratio", pct(r.delivery), "—", pct(r.staticDelivery), pct(r.randomDelivery)],
+  const rows: string[][] = [
+    ["metric", "agent (D-LCB)", "oracle", "static SP", "random", "hop-by-hop Exp3"],
+    [
+      "delivery ratio",
+      pct(r.delivery),
+      "—",
+      pct(r.staticDelivery),
+      pct(r.randomDelivery),
+      pct(r.hopDelivery),
+    ],
     [
       "mean path latency / oracle",
       ratio(r.stretch),
       "1.000×",
       ratio(r.staticStretch),
       ratio(r.randomStretch),
+      ratio(r.hopStretch),
     ],
-    ["p95 path latency / oracle", ratio(r.stretchP95), "1.000×", "", ""],
-    ["recovery after failed hop p50", ms(r.recoveryP50), "0 ms", "never", "never"],
-    ["recovery after failed hop p95", ms(r.recoveryP95), "", "", ""],
-    ["control msgs / node / s", num(r.ctlPerNodeSec, 3), "—", "0", "0"],
-    ["  master (summaries)", num(r.masterPerNodeSec, 3), "", "", ""],
-    ["  probes (link + path)", num(r.probesPerNodeSec, 3), "", "", ""],
-    ["  builds + teardowns", num(r.buildsPerNodeSec, 3), "", "", ""],
-    ["cold start → mean ≤ target", ms(r.cold.meanMs), "", "", ""],
-    ["warm start → mean ≤ target", ms(r.warm?.meanMs ?? Number.NaN), "", "", ""],
-    ["cold / warm", r.warm ? ratio(r.cold.meanMs / r.warm.meanMs) : "n/a", "", "", ""],
-    ["cold start → 95% pairs ≤ target", ms(r.cold.pairs95Ms), "", "", ""],
-    ["warm start → 95% pairs ≤ target", ms(r.warm?.pairs95Ms ?? Number.NaN), "", "", ""],
+    ["p95 path latency / oracle", ratio(r.stretchP95), "1.000×", "", "", ""],
+    ["recovery after failed hop p50", ms(r.recoveryP50), "0 ms", "never", "never", ms(r.hopRecoveryP50)],
+    ["recovery after failed hop p95", ms(r.recoveryP95), "", "", "", ms(r.hopRecoveryP95)],
+    ["control msgs / node / s", num(r.ctlPerNodeSec, 3), "—", "0", "0", "same claims"],
+    ["  master (summaries)", num(r.masterPerNodeSec, 3), "", "", "", ""],
+    ["  probes (link + path)", num(r.probesPerNodeSec, 3), "", "", "", ""],
+    ["  builds + teardowns", num(r.buildsPerNodeSec, 3), "", "", "", ""],
+    ["cold start → mean ≤ target", ms(r.cold.meanMs), "", "", "", ""],
+    ["warm start → mean ≤ target", ms(r.warm?.meanMs ?? Number.NaN), "", "", "", ""],
+    ["cold / warm", r.warm ? ratio(r.cold.meanMs / r.warm.meanMs) : "n/a", "", "", "", ""],
+    ["cold start → 95% pairs ≤ target", ms(r.cold.pairs95Ms), "", "", "", ""],
+    ["warm start → 95% pairs ≤ target", ms(r.warm?.pairs95Ms ?? Number.NaN), "", "", "", ""],
   ];
-  const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => `| ${row.map((x, c) => x.padEnd(w[c]!)).join(" | ")} |`;
   const out = [
     `nodes=${sc.nodes} topology=${sc.topology} links=${r.links} flows=${sc.nodes * sc.flowsPerNode} ` +
@@ -64,6 +72,9 @@ export function summaryLine(r: Result): string {
     random_delivery: r.randomDelivery.toFixed(5),
     stretch: r.stretch.toFixed(4),
     static_stretch: r.staticStretch.toFixed(4),
+    hop_by_hop_delivery: r.hopDelivery.toFixed(5),
+    hop_by_hop_stretch: r.hopStretch.toFixed(4),
+    hop_by_hop_recovery_p50_ms: r.hopRecoveryP50.toFixed(0),
     recovery_p50_ms: r.recoveryP50.toFixed(0),
     recovery_p95_ms: r.recoveryP95.toFixed(0),
     ctl_per_node_s: r.ctlPerNodeSec.toFixed(3),

@@ -105,6 +105,10 @@ export interface Result {
   stretchP95: number;
   staticStretch: number;
   randomStretch: number;
+  hopDelivery: number;
+  hopStretch: number;
+  hopRecoveryP50: number;
+  hopRecoveryP95: number;
   recoveryP50: number;
   recoveryP95: number;
   recoveries: number;
@@ -143,6 +147,7 @@ export function runScenario(input: Scenario, progress?: (simMs: number, wallMs: 
   const world = new World(sc, topo);
   world.start();
   const sample = sampleFlows(world, sc.sampleFlows);
+  world.sampleSet = new Set(sample);
   const cold = watchConvergence(world, sample, sc);
   injectFaults(world, sc);
   const m = world.metrics;
@@ -188,7 +193,8 @@ export function runScenario(input: Scenario, progress?: (simMs: number, wallMs: 
     }
   }
   if (progress) {
-    for (let t = 30_000; t <= sc.durationMs; t += 30_000) world.q.at(t, () => progress(t, performance.now() - t0));
+    for (let t = 30_000; t <= sc.durationMs; t += 30_000)
+      world.q.at(t, () => progress(t, performance.now() - t0));
   }
   const liarFairShare = world.flows.filter((f) => relayedByLiar(f.staticPath)).length / world.flows.length;
   world.run(sc.durationMs);
@@ -214,6 +220,10 @@ export function runScenario(input: Scenario, progress?: (simMs: number, wallMs: 
     stretchP95: quantile(m.ratios, 0.95),
     staticStretch: m.staticMs / m.staticOracleMs,
     randomStretch: m.randomMs / m.randomOracleMs,
+    hopDelivery: m.hopDelivered / Math.max(1, m.hopSent),
+    hopStretch: m.hopMs / m.hopOracleMs,
+    hopRecoveryP50: quantile(m.hopRecoveries, 0.5),
+    hopRecoveryP95: quantile(m.hopRecoveries, 0.95),
     recoveryP50: quantile(m.recoveries, 0.5),
     recoveryP95: quantile(m.recoveries, 0.95),
     recoveries: m.recoveries.length,

@@ -10,6 +10,7 @@ import { Sfc32, subSeed } from "../rng.ts";
 import type { Action, Hops, LinkRow, RouteRow, Summary } from "../types.ts";
 import { dijkstra, pathTo, type ShortestPaths } from "./dijkstra.ts";
 import { EventQueue } from "./heap.ts";
+import { hopByHopWalk } from "./hop-by-hop.ts";
 import { Metrics } from "./metrics.ts";
 import { Network } from "./network.ts";
 import type { Scenario } from "./scenario.ts";
@@ -49,6 +50,9 @@ export class World {
   readonly persisted: Persisted[];
   private readonly oracleCache = new Map<number, { epoch: number; sp: ShortestPaths }>();
   private readonly liars: Set<number>;
+  /** Flows whose latency is compared with the oracle (set by the scenario). */
+  sampleSet = new Set<number>();
+  private readonly lastHopPath: (readonly number[] | undefined)[] = [];
 
   constructor(
     readonly sc: Scenario,
@@ -148,6 +152,20 @@ export class World {
       }
     }
     if (!counted || !baselines) return;
+    m.hopSent++;
+    const hop = hopByHopWalk(net, this.agents, src, dst, t, this.rng);
+    this.lastHopPath[f] = hop.path;
+    if (hop.ok) {
+      m.hopDelivered++;
+      m.hopArrived(f, t + hop.ms);
+      if (this.sampleSet.has(f)) {
+        const o = this.oracleMs(src, dst);
+        if (Number.isFinite(o)) {
+          m.hopMs += hop.ms;
+          m.hopOracleMs += o;
+        }
+      }
+    }
     m.staticSent++;
     if (flow.staticPath && net.walk(src, flow.staticPath, false).ok) m.staticDelivered++;
     m.randomSent++;
@@ -349,6 +367,9 @@ export class World {
       if (this.net.nodeUp[f.src] === 0 || this.net.nodeUp[f.dst] === 0) return;
       const path = this.agents[f.src]?.choose(f.dst, t).path;
       if (path && hit(path, f.src)) this.metrics.failure(k, t);
+      const hop = this.lastHopPath[k];
+      if (hop && hop.length > 0 && hop[hop.length - 1] === f.dst && hit(hop, f.src))
+        this.metrics.hopFailure(k, t);
     });
   }
 
