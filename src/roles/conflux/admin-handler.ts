@@ -21,18 +21,19 @@ export function createAdminHandler(node: ConfluxNode): AdminHandler {
     }),
     quarantine: (reason) => {
       node.quarantined = reason ?? "quarantined by Guardian";
-      node.peers.teardownAll("quarantined");
+      node.resetSessions("quarantined");
       node.log(`quarantined: ${node.quarantined}`);
       return { quarantined: true };
     },
     release: () => {
       node.quarantined = undefined;
+      node.resetSessions("released from quarantine");
       node.log("released from quarantine");
       return { quarantined: false };
     },
     invalidate: () => {
       // Session keys go now; peers re-handshake with fresh ephemeral keys on their next offer.
-      node.peers.teardownAll("keys invalidated");
+      node.resetSessions("keys invalidated");
       return { sessionsTornDown: true };
     },
     revoke: (reason) => {

@@ -14,6 +14,11 @@ describe("discovery messages", () => {
       certificate: cert,
       port: 51830,
     });
+    expect(decodePresence(encodePresence({ certificate: cert, port: 9, epoch: 0xfffffffe }))).toEqual({
+      certificate: cert,
+      port: 9,
+      epoch: 0xfffffffe,
+    });
     const s = { kind: "offer" as const, session: 7, candidates: [{ ip: "198.18.1.2", port: 9 }] };
     expect(decodeSignal(encodeSignal(s))).toEqual(s);
   });
@@ -46,5 +51,9 @@ describe("discovery messages", () => {
         new TextEncoder().encode('{"v":1,"kind":"offer","session":1,"candidates":[{"ip":"x","port":1}]}'),
       ),
     ).toThrow("candidate ip");
+    const presence = (epoch: string) =>
+      new TextEncoder().encode(`{"v":1,"cert":"AAAA","port":1,"epoch":${epoch}}`);
+    for (const epoch of ["-1", "4294967296", "1.5", '"7"', "null"])
+      expect(() => decodePresence(presence(epoch))).toThrow("presence epoch must be a u32");
   });
 });

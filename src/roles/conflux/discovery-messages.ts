@@ -3,11 +3,14 @@
  * signalling is sealed, by src/control). Bodies are small JSON objects parsed field by field:
  * anything unexpected is refused, never half-used.
  *
- *   presence (vn.presence.<id>, broadcast)  { v: 1, cert: base64 Anchor certificate, port }
+ *   presence (vn.presence.<id>, broadcast)  { v: 1, cert: base64 Anchor certificate, port, epoch? }
  *   signal   (vn.signal.<id>, sealed)       { v: 1, kind: "offer"|"answer", session: u32, candidates: [{ip, port}] }
  *
  * Presence carries the certificate so that a peer can verify the sender (and learn its keys)
- * without asking anyone; candidate endpoints are only ever sent sealed to one peer.
+ * without asking anyone; candidate endpoints are only ever sent sealed to one peer. The optional
+ * `epoch` (u32) is drawn at random whenever the node starts or drops all its sessions: a peer that
+ * sees it change knows its session keys are gone and re-establishes at once instead of waiting for
+ * the session to fall silent.
  */
 import { isIP } from "node:net";
 import { VeilnetError } from "../../errors.ts";
@@ -25,6 +28,8 @@ export class DiscoveryMessageError extends VeilnetError {
 export interface Presence {
   readonly certificate: Uint8Array;
   readonly port: number;
+  /** Changes whenever the sender's sessions were all dropped (restart, quarantine, key invalidation). */
+  readonly epoch?: number;
 }
 
 export type SignalKind = "offer" | "answer";
@@ -37,14 +42,21 @@ export interface Signal {
 }
 
 export function encodePresence(p: Presence): Uint8Array {
-  return json({ v: DISCOVERY_VERSION, cert: Buffer.from(p.certificate).toString("base64"), port: p.port });
+  return json({
+    v: DISCOVERY_VERSION,
+    cert: Buffer.from(p.certificate).toString("base64"),
+    port: p.port,
+    ...(p.epoch === undefined ? {} : { epoch: p.epoch }),
+  });
 }
 
 export function decodePresence(body: Uint8Array): Presence {
   const o = object(body, MAX_PRESENCE_BYTES);
   version(o);
   if (typeof o.cert !== "string" || !/^[A-Za-z0-9+/=]+$/.test(o.cert)) bad("presence cert is not base64");
-  return { certificate: new Uint8Array(Buffer.from(o.cert as string, "base64")), port: port(o.port) };
+  const certificate = new Uint8Array(Buffer.from(o.cert as string, "base64"));
+  if (o.epoch === undefined) return { certificate, port: port(o.port) };
+  return { certificate, port: port(o.port), epoch: u32(o.epoch, "presence epoch") };
 }
 
 export function encodeSignal(s: Signal): Uint8Array {
@@ -55,9 +67,7 @@ export function decodeSignal(body: Uint8Array): Signal {
   const o = object(body, MAX_SIGNAL_BYTES);
   version(o);
   if (o.kind !== "offer" && o.kind !== "answer") bad("signal kind must be offer or answer");
-  if (!Number.isInteger(o.session) || (o.session as number) < 0 || (o.session as number) > 0xffffffff) {
-    bad("signal session must be a u32");
-  }
+  const session = u32(o.session, "signal session");
   if (!Array.isArray(o.candidates) || o.candidates.length > MAX_CANDIDATES) bad("signal candidates");
   const candidates = (o.candidates as unknown[]).map((c) => {
     if (typeof c !== "object" || c === null) bad("candidate must be an object");
@@ -65,7 +75,7 @@ export function decodeSignal(body: Uint8Array): Signal {
     if (typeof ip !== "string" || isIP(ip) === 0) bad("candidate ip");
     return { ip: ip as string, port: port(p) };
   });
-  return { kind: o.kind as SignalKind, session: o.session as number, candidates };
+  return { kind: o.kind as SignalKind, session, candidates };
 }
 
 function json(value: unknown): Uint8Array {
@@ -87,6 +97,12 @@ function object(body: Uint8Array, max: number): Record<string, unknown> {
 
 function version(o: Record<string, unknown>): void {
   if (o.v !== DISCOVERY_VERSION) bad(`unsupported discovery version ${String(o.v)}`);
+}
+
+function u32(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0xffffffff)
+    bad(`${what} must be a u32`);
+  return value as number;
 }
 
 function port(value: unknown): number {

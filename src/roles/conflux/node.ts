@@ -56,6 +56,9 @@ export class ConfluxNode {
   driver!: HandshakeDriver;
   quarantined: string | undefined;
   #lastPresence = 0;
+  /** Sent in every presence; drawn anew whenever this node drops all its sessions (see peer-manager.ts). */
+  #epoch = randomEpoch();
+  #announce: () => void = () => {};
 
   private constructor(
     readonly config: ConfluxConfig,
@@ -187,7 +190,7 @@ export class ConfluxNode {
       Subjects.presenceAll,
       (m) => {
         const p = decodePresence(m.body);
-        const peer = this.peers.onPresence(p.certificate, Date.now());
+        const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch);
         if (
           peer &&
           Date.now() - this.#lastPresence > PRESENCE_ECHO_MIN_MS &&
@@ -240,11 +243,13 @@ export class ConfluxNode {
     admin.start();
     this.#cleanups.push(() => admin.stop());
 
+    this.#announce = () => void this.#publishPresence(certificate.bytes, dp.port);
+
     // Timers.
     const tick = setInterval(() => {
       const t = Date.now();
       this.driver.tick(t);
-      this.peers.tick(t);
+      if (!this.quarantined) this.peers.tick(t); // a quarantined node offers nothing
     }, TICK_MS);
     this.#cleanups.push(() => clearInterval(tick));
     const presence = setInterval(
@@ -276,11 +281,22 @@ export class ConfluxNode {
     try {
       await this.channel.publish(
         Subjects.presence(this.nodeIdHex),
-        encodePresence({ certificate: cert, port }),
+        encodePresence({ certificate: cert, port, epoch: this.#epoch }),
       );
     } catch (e) {
       this.log(`presence publish failed: ${String(e)}`);
     }
+  }
+
+  /**
+   * Drops every session (quarantine, release, key invalidation) and tells the realm at once with a
+   * presence under a new epoch, so peers re-establish (or stay apart) now instead of after their
+   * sessions fall silent.
+   */
+  resetSessions(reason: string): void {
+    this.peers.teardownAll(reason);
+    this.#epoch = randomEpoch();
+    this.#announce();
   }
 
   status(): Record<string, unknown> {
@@ -319,6 +335,10 @@ export class ConfluxNode {
     })();
     return this.#stopping;
   }
+}
+
+function randomEpoch(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
 }
 
 function controlCredentials(c: Credentials, state: NodeState) {

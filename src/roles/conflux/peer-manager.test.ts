@@ -73,16 +73,50 @@ class FakeIO implements PacketIO {
   async stop() {}
 }
 
-function makeNode(ipv4: string, ep: Endpoint, wire: FakeIO["wire"], signals: unknown[], now: number) {
-  const identity = Identity.generate();
+type TestNode = ReturnType<typeof makeNode>;
+
+/** Delivers signals and datagrams and ticks both sides until each has a session (or 50 rounds). */
+async function run(
+  nodes: Map<string, TestNode>,
+  byEp: Map<string, TestNode>,
+  signals: { from: string; to: string; sig: never }[],
+  wire: FakeIO["wire"],
+) {
+  for (let i = 0; i < 50; i++) {
+    await Bun.sleep(1);
+    for (const n of nodes.values()) n.manager.tick(Date.now());
+    for (const s of signals.splice(0)) nodes.get(s.to)!.manager.onSignal(s.from, s.sig, Date.now());
+    for (const m of wire.splice(0)) byEp.get(endpointKey(m.to))?.io.handler?.(m.d, m.from);
+    for (const n of nodes.values()) n.driver.tick(Date.now());
+    if ([...nodes.values()].every((n) => n.io.peers.size === 1)) break;
+  }
+}
+
+/** The same node after a restart: same identity and certificate, fresh session state. */
+function rebuild(old: TestNode, wire: FakeIO["wire"], signals: unknown[], now: number): TestNode {
+  return makeNode("", old.ep, wire, signals, now, old.identity, old.certificate);
+}
+
+function makeNode(
+  ipv4: string,
+  ep: Endpoint,
+  wire: FakeIO["wire"],
+  signals: unknown[],
+  now: number,
+  existing?: Identity,
+  existingCert?: Certificate,
+) {
+  const identity = existing ?? Identity.generate();
   const s = Math.floor(now / 1000);
-  const certificate: Certificate = issueCertificate(realmKey, {
-    publicKeys: identity.publicKeys,
-    realm: "pm-realm",
-    ipv4,
-    notBefore: s - 60,
-    notAfter: s + 3600,
-  });
+  const certificate: Certificate =
+    existingCert ??
+    issueCertificate(realmKey, {
+      publicKeys: identity.publicKeys,
+      realm: "pm-realm",
+      ipv4,
+      notBefore: s - 60,
+      notAfter: s + 3600,
+    });
   const io = new FakeIO(ep, wire);
   const idHex = Buffer.from(identity.nodeId).toString("hex");
   let manager: PeerManager | undefined;
@@ -128,14 +162,8 @@ describe("peer manager", () => {
     ]);
     a.manager.onPresence(b.certificate.bytes, now);
     b.manager.onPresence(a.certificate.bytes, now);
-    for (let i = 0; i < 50; i++) {
-      await Bun.sleep(1);
-      for (const s of signals.splice(0)) nodes.get(s.to)!.manager.onSignal(s.from, s.sig, Date.now());
-      for (const m of wire.splice(0)) byEp.get(endpointKey(m.to))?.io.handler?.(m.d, m.from);
-      a.driver.tick(Date.now());
-      b.driver.tick(Date.now());
-      if (a.io.peers.size === 1 && b.io.peers.size === 1) break;
-    }
+    expect(signals).toHaveLength(0); // offers leave from tick(), after the presence echo
+    await run(nodes, byEp, signals, wire);
     expect(a.io.peers.size).toBe(1);
     expect(b.io.peers.size).toBe(1);
     const pa = [...a.io.peers.values()][0]!;
@@ -158,6 +186,59 @@ describe("peer manager", () => {
     // A silent peer is torn down after DEAD_AFTER_MS.
     b.manager.tick(Date.now() + DEAD_AFTER_MS + 1000);
     expect(b.io.peers.size).toBe(0);
+  });
+
+  test("a presence under a new epoch (peer restarted) tears the session down and re-establishes it", async () => {
+    const wire: FakeIO["wire"] = [];
+    const signals: { from: string; to: string; sig: never }[] = [];
+    const now = Date.now();
+    const a = makeNode("100.64.0.20", { ip: "198.18.0.20", port: 7000 }, wire, signals, now);
+    const b0 = makeNode("100.64.0.21", { ip: "198.18.0.21", port: 7000 }, wire, signals, now);
+    a.manager.onPresence(b0.certificate.bytes, now, 1);
+    b0.manager.onPresence(a.certificate.bytes, now, 9);
+    await run(
+      new Map([
+        [a.idHex, a],
+        [b0.idHex, b0],
+      ]),
+      new Map([
+        [endpointKey(a.ep), a],
+        [endpointKey(b0.ep), b0],
+      ]),
+      signals,
+      wire,
+    );
+    expect(a.io.peers.size).toBe(1);
+    const oldKey = [...a.io.peers.values()][0]!.sendKey;
+
+    // The same presence again (periodic) changes nothing.
+    a.manager.onPresence(b0.certificate.bytes, Date.now(), 1);
+    expect(a.manager.counters.peerEpochChanges).toBe(0);
+    expect(a.io.peers.size).toBe(1);
+
+    // b restarts: same identity and certificate, no session keys, a new epoch.
+    const b = rebuild(b0, wire, signals, now);
+    b.manager.onPresence(a.certificate.bytes, Date.now(), 9);
+    a.manager.onPresence(b.certificate.bytes, Date.now(), 2);
+    expect(a.manager.counters.peerEpochChanges).toBe(1);
+    expect(a.io.peers.size).toBe(0); // torn down at once, not after DEAD_AFTER_MS
+    await run(
+      new Map([
+        [a.idHex, a],
+        [b.idHex, b],
+      ]),
+      new Map([
+        [endpointKey(a.ep), a],
+        [endpointKey(b.ep), b],
+      ]),
+      signals,
+      wire,
+    );
+    expect(a.io.peers.size).toBe(1);
+    expect(b.io.peers.size).toBe(1);
+    const pa = [...a.io.peers.values()][0]!;
+    expect(pa.sendKey).toEqual([...b.io.peers.values()][0]!.recvKey);
+    expect(pa.sendKey).not.toEqual(oldKey);
   });
 
   test("presence with a certificate from another realm is refused", () => {

@@ -5,8 +5,12 @@
  * Who dials: of two nodes, the one with the lower node id offers (sealed signal with its candidate
  * endpoints); the other answers with its own candidates and punches towards the offerer; the
  * offerer then dials every answered candidate at once. The node that initiated a session also
- * rekeys it. Liveness: keepalives every KEEPALIVE_MS; a session that has received nothing for
- * DEAD_AFTER_MS is torn down and offered again.
+ * rekeys it. Offers leave from tick(), never from inside onPresence(), so that the presence the
+ * node echoes to a newcomer reaches it before the offer does (a signal from a sender it does not
+ * know yet would be dropped). Liveness: keepalives every KEEPALIVE_MS; a session that has received
+ * nothing for DEAD_AFTER_MS is torn down and offered again. A presence whose epoch differs from the
+ * last one seen means the peer lost its session keys (it restarted, or dropped every session): the
+ * session is torn down at once and offered again, instead of after DEAD_AFTER_MS of silence.
  */
 
 import { formatIPv6 } from "../../anchor/address6.ts";
@@ -51,6 +55,8 @@ export interface PeerRecord {
   rxPackets: number;
   rxChangedAt: number;
   blocked: string | undefined;
+  /** The epoch of the peer's last presence (undefined until one carried it). */
+  epoch: number | undefined;
 }
 
 export interface PeerManagerOptions {
@@ -66,7 +72,13 @@ export interface PeerManagerOptions {
 export class PeerManager {
   readonly peers = new Map<string, PeerRecord>();
   readonly #slots = new Map<number, string>();
-  readonly counters = { presenceRejected: 0, signalsUnknownPeer: 0, sessionsTornDown: 0, roamed: 0 };
+  readonly counters = {
+    presenceRejected: 0,
+    signalsUnknownPeer: 0,
+    sessionsTornDown: 0,
+    roamed: 0,
+    peerEpochChanges: 0,
+  };
   readonly #o: PeerManagerOptions;
   readonly #log: (line: string) => void;
 
@@ -75,8 +87,11 @@ export class PeerManager {
     this.#log = o.log ?? (() => {});
   }
 
-  /** A signed presence announcement (the envelope was verified by the control channel). */
-  onPresence(certificateBytes: Uint8Array, now: number): PeerRecord | undefined {
+  /**
+   * A signed presence announcement (the envelope was verified by the control channel), with the
+   * sender's epoch if it carried one. A due offer goes out on the next tick().
+   */
+  onPresence(certificateBytes: Uint8Array, now: number, epoch?: number): PeerRecord | undefined {
     let cert: Certificate;
     try {
       cert = verifyCertificate(certificateBytes, { ...this.#o.trust, now: Math.floor(now / 1000) });
@@ -95,7 +110,15 @@ export class PeerManager {
       peer.cert = cert;
       peer.lastPresence = now;
     }
-    this.#maybeOffer(peer, now);
+    if (epoch !== undefined) {
+      if (peer.epoch !== undefined && peer.epoch !== epoch && !peer.blocked) {
+        // The peer's keys for our session are gone: every packet we sealed would be dropped.
+        this.counters.peerEpochChanges++;
+        this.#o.driver.cancel(idHex);
+        this.#teardown(peer, "peer restarted or reset its sessions");
+      }
+      peer.epoch = epoch;
+    }
     return peer;
   }
 
@@ -315,6 +338,7 @@ function newRecord(idHex: string, cert: Certificate, now: number): PeerRecord {
     rxPackets: 0,
     rxChangedAt: now,
     blocked: undefined,
+    epoch: undefined,
   };
 }
 
