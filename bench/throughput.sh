@@ -8,7 +8,8 @@
 #     wireguard-go  100.64.202.1  ⇄  100.64.202.2   (userspace, configured over its UAPI socket)
 #     nebula        100.64.203.1  ⇄  100.64.203.2   (certificates from nebula-cert)
 #
-# Each: idle ping RTT, iperf3 TCP single stream and -P 4 (DURATION s each), peak RSS of the daemons
+# Each: idle ping RTT, iperf3 TCP single stream (with ping RTT under that load) and -P 4 (DURATION s
+# each), peak RSS of the daemons
 # (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs).
 # Env: DURATION (10), ROUNDS (1; medians over rounds), MTU (1420), VEILNET_NODE (command that runs
 # fixed-key-node; default: compiled with bun build --compile like dist/veilnet).
@@ -124,6 +125,10 @@ wait_reachable() { # dst
 rtt_ms() { # dst → avg ms of 20 idle pings
   ip netns exec "$A" ping -q -c 20 -i 0.05 -W 1 "$1" 2>/dev/null | awk -F/ '/^rtt/ {print $5}'
 }
+loaded_rtt_ms() { # dst → avg ms of pings sent while iperf3 runs (started 1 s into the test)
+  sleep 1
+  ip netns exec "$A" ping -q -c $(( (DURATION - 2) * 5 )) -i 0.2 -W 1 "$1" 2>/dev/null | awk -F/ '/^rtt/ {print $5}'
+}
 iperf_mbps() { # dst streams → Mbit/s received and retransmits
   ip netns exec "$A" iperf3 -c "$1" -t "$DURATION" -P "$2" -J 2>/dev/null | "$BUN" -e '
     const t = await Bun.stdin.text();
@@ -138,19 +143,24 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR ==
 declare -A DST=([veth]=198.18.200.2 [veilnet]=100.64.204.2 [veilnet_plain]=100.64.201.2
   [wireguard_go]=100.64.202.2 [nebula]=100.64.203.2)
 SYSTEMS=(veth veilnet veilnet_plain wireguard_go nebula)
-declare -A S1 S4 RTT RETR
+declare -A S1 S4 RTT RETR LRTT
 for s in "${SYSTEMS[@]}"; do
   wait_reachable "${DST[$s]}" || log "$s: ${DST[$s]} unreachable"
   RTT[$s]=$(rtt_ms "${DST[$s]}")
 done
 for round in $(seq "$ROUNDS"); do
   for s in "${SYSTEMS[@]}"; do
+    loaded_rtt_ms "${DST[$s]}" >"$WORK/lrtt" &
+    lpid=$!
     read -r m r < <(iperf_mbps "${DST[$s]}" 1)
+    wait "$lpid"
+    LRTT[$s]="${LRTT[$s]:-} $(cat "$WORK/lrtt")"
     S1[$s]="${S1[$s]:-} $m"
     RETR[$s]="${RETR[$s]:-} $r"
     read -r m4 _ < <(iperf_mbps "${DST[$s]}" 4)
     S4[$s]="${S4[$s]:-} $m4"
-    log "round $round $s: single ${m} Mbit/s (retransmits $r), -P 4 ${m4} Mbit/s, idle rtt ${RTT[$s]} ms"
+    log "round $round $s: single ${m} Mbit/s (retransmits $r, loaded rtt $(cat "$WORK/lrtt") ms)," \
+      "-P 4 ${m4} Mbit/s, idle rtt ${RTT[$s]} ms"
   done
 done
 
@@ -165,6 +175,7 @@ out=""
 for s in "${SYSTEMS[@]}"; do
   out+="${s}_mbps=$(echo "${S1[$s]}" | median) ${s}_p4_mbps=$(echo "${S4[$s]}" | median) "
   out+="${s}_retransmits=$(echo "${RETR[$s]}" | median) ${s}_rtt_ms=${RTT[$s]:-nan} "
+  out+="${s}_loaded_rtt_ms=$(echo "${LRTT[$s]}" | median) "
 done
 v=$(echo "${S1[veilnet]}" | median)
 vp=$(echo "${S1[veilnet_plain]}" | median)

@@ -4,7 +4,7 @@
  * main thread's control surface: peers, keys, routes, counters, the control-datagram path.
  *
  * @example
- * const tun = openTun({ name: "veil0", vnetHdr: true, offload: DATAPLANE_TUN_OFFLOAD });
+ * const tun = openDataplaneTun("veil0"); // vnet header + TSO: the fast configuration
  * const dp = await Dataplane.start({ tunFd: tun.fd, mtu: 1420, udpPort: 51820 });
  * dp.setPeer(0, { endpoint: { ip: "198.18.0.2", port: 51820 }, sendKey, sendReceiverIndex: 7,
  *                 recvKey, localIndex: 9, allowedSrcV4: "100.64.0.2/32" });
@@ -22,7 +22,7 @@ import {
   setSockOptInt,
   signalEventFd,
 } from "../../../ffi/libc.ts";
-import { IFF_VNET_HDR, TUN_F_CSUM, TUN_F_TSO4, tunFlags } from "../../../ffi/tun.ts";
+import { IFF_VNET_HDR, openTun, TUN_F_CSUM, TUN_F_TSO4, type Tun, tunFlags } from "../../../ffi/tun.ts";
 import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
 import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
@@ -54,6 +54,15 @@ const WORKER_START_TIMEOUT_MS = 10_000;
 const WORKER_STOP_TIMEOUT_MS = 3_000;
 /** setsockopt(SOL_UDP, UDP_GRO): receive batches of same-size datagrams as one message. */
 const UDP_GRO = 104;
+
+/**
+ * Opens the TUN the way the data plane is fastest with: virtio_net_hdr plus checksum and TCPv4
+ * segmentation offload (≈ 4–7× the packets-per-syscall of a plain TUN). Pass its fd to
+ * {@link Dataplane.start}; offload is then detected automatically.
+ */
+export function openDataplaneTun(name: string): Tun {
+  return openTun({ name, vnetHdr: true, offload: DATAPLANE_TUN_OFFLOAD });
+}
 
 export interface DataplaneOptions {
   /** A TUN fd opened with IFF_TUN|IFF_NO_PI (optionally IFF_VNET_HDR); the caller keeps ownership. */

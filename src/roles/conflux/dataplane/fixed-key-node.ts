@@ -11,8 +11,8 @@
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../../ffi/inet.ts";
 import { configureInterface } from "../../../ffi/netif.ts";
-import { closeTun, openTun, TUN_F_CSUM, TUN_F_TSO4 } from "../../../ffi/tun.ts";
-import { Dataplane } from "./dataplane.ts";
+import { closeTun, openTun } from "../../../ffi/tun.ts";
+import { Dataplane, openDataplaneTun } from "./dataplane.ts";
 import { DataplaneConfigError } from "./errors.ts";
 
 interface Args {
@@ -65,7 +65,7 @@ const derive = (seed: string, label: string) =>
 export async function runFixedKeyNode(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const other = a.side === "a" ? "b" : "a";
-  const tun = openTun({ name: a.tun, vnetHdr: a.offload, offload: a.offload ? TUN_F_CSUM | TUN_F_TSO4 : 0 });
+  const tun = a.offload ? openDataplaneTun(a.tun) : openTun({ name: a.tun });
   const peerPrefix = parsePrefix(a.peerOverlay);
   configureInterface(tun.name, { mtu: a.mtu, addresses: [a.overlay], up: true });
   const dp = await Dataplane.start({

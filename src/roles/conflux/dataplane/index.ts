@@ -7,6 +7,7 @@ export {
   type DataplaneOptions,
   DEFAULT_MTU,
   type LoopState,
+  openDataplaneTun,
   type PeerConfig,
   type SessionKeys,
 } from "./dataplane.ts";
