@@ -23,6 +23,11 @@ export const SUBCOMMANDS: Record<string, { description: string; load: () => Prom
     load: async () =>
       (await import("./status-command.ts")).localQueryCommand("peers", "peers and sessions") as CommandDef,
   },
+  routes: {
+    description: "the local node's multi-hop routes: chosen path, standby, candidates, estimates, ages",
+    load: async () =>
+      (await import("./status-command.ts")).localQueryCommand("routes", "multi-hop routes") as CommandDef,
+  },
   counters: {
     description: "the local node's data-plane and handshake counters (drops by reason)",
     load: async () =>

@@ -1,0 +1,471 @@
+/**
+ * Multi-hop routing in a Conflux node: the path agent (src/rl) wired to path cells over the link
+ * sessions, the path TUN, Master health summaries and the Q-table on disk.
+ *
+ *   peer manager ── link up/down, keys ──▶ CellLinks (cell keys) ──▶ agent.onLinkUp/onLinkDown
+ *   vn.health.* (signed) ──▶ HealthBoard ──▶ agent.onNeighbourSummary
+ *   path TUN packet ──▶ agent.choose(dest) ──▶ OriginPath.send (+ ACK_ASK ≤ every ACK_ASK_MS)
+ *   agent.tick ──▶ build / pathProbe / linkProbe / retire / switch / publish actions
+ *   terminal paths ──▶ source check ──▶ path TUN;  PROBE/ACK_ASK answered on the same path
+ *
+ * Who is reachable how is the agent's business; this file only carries out what it asks and
+ * reports what happened, with wall-clock milliseconds so persisted ages survive restarts.
+ */
+import { chooseAead } from "../../../anchor/aead/choose.ts";
+import type { Certificate } from "../../../anchor/certificate.ts";
+import type { PeerPolicy } from "../../../anchor/handshake.ts";
+import type { Identity } from "../../../anchor/identity.ts";
+import { AnchorEndToEnd } from "../../../anchor/path/end-to-end.ts";
+import { MAX_PATH_PAYLOAD } from "../../../anchor/path/origin.ts";
+import { PathService } from "../../../anchor/path/service.ts";
+import { NO_LINK } from "../../../anchor/path/table.ts";
+import type { TerminalPath } from "../../../anchor/path/terminal.ts";
+import type { SessionKeys } from "../../../anchor/session-keys.ts";
+import { type ControlChannel, Subjects } from "../../../control/index.ts";
+import type { Endpoint } from "../../../ffi/udp.ts";
+import { Agent } from "../../../rl/agent.ts";
+import { UNREACHABLE } from "../../../rl/constants.ts";
+import { QTableStore } from "../../../rl/qtable-store.ts";
+import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
+import type { Action, NodeId, Summary } from "../../../rl/types.ts";
+import type { PeerManager } from "../peer-manager.ts";
+import { Builds, type OriginRecord } from "./builds.ts";
+import { CellLinks } from "./cell-links.ts";
+import { Directory, type DirectoryEntry } from "./directory.ts";
+import { HealthBoard } from "./health-board.ts";
+import { answerOf, decodeInband, encodeInband, InbandKind, isInband, PROBE_SIZE } from "./inband.ts";
+import { PATH_TUN_SUFFIX, PathTun } from "./path-tun.ts";
+import { routesView } from "./routes-view.ts";
+
+/* Implementation constants */
+/** Data on the active path asks for an end-to-end acknowledgement at most this often. */
+export const ACK_ASK_MS = 20;
+/** The merged summary is republished in full this often (newcomers and restarted nodes catch up). */
+export const FULL_SUMMARY_MS = 15_000;
+export const STORE_FLUSH_MS = 10_000;
+export const ROUTES_FILE = "routes.sqlite";
+/** Relays drop any path after 15 minutes (path/switch.ts): rotate well before. */
+const PATH_LIFETIME_MS = 7 * 60_000;
+/**
+ * A link probe is a burst of this many echoes, LINK_PROBE_SPACING_MS apart, and reports the
+ * smallest RTT: on sub-millisecond links a single echo mostly measures event-loop stalls at either
+ * end, and the agent checks neighbours' claims against this number.
+ */
+const LINK_PROBE_BURST = 3;
+const LINK_PROBE_SPACING_MS = 60;
+const LINK_PROBE_WAIT_MS = 400;
+
+interface LinkBurst {
+  readonly probeId: number;
+  readonly peerIdHex: string;
+  readonly startedAt: number;
+  readonly sentAt: number[];
+  bestMs: number;
+  echoes: number;
+}
+
+/** Fault injection for tests only: publish every cost multiplied by this factor (a liar). */
+export const LIE_ENV = "VEILNET_ROUTING_LIE";
+
+export interface MultiHopOptions {
+  readonly identity: Identity;
+  readonly certificate: Certificate;
+  readonly trust: PeerPolicy;
+  readonly tunName: string;
+  readonly ipv4: string;
+  readonly ipv6: string;
+  readonly storePath: string;
+  readonly sendDatagram: (d: Uint8Array, to: Endpoint) => boolean;
+  readonly peers: PeerManager;
+  readonly channel: ControlChannel;
+  readonly log: (line: string) => void;
+  readonly lieFactor?: number;
+}
+
+export class MultiHop {
+  readonly self: NodeId;
+  readonly agent: Agent;
+  readonly dir = new Directory();
+  readonly board = new HealthBoard();
+  readonly links: CellLinks;
+  readonly paths: PathService;
+  readonly builds: Builds;
+  readonly tun: PathTun;
+  readonly store: QTableStore;
+  readonly terminals = new Map<NodeId, TerminalPath>();
+  readonly counters = {
+    sentOnPath: 0,
+    sentOnTerminal: 0,
+    noPath: 0,
+    unknownDest: 0,
+    delivered: 0,
+    badSource: 0,
+    badDest: 0,
+    summariesRefused: 0,
+    publishFailed: 0,
+  };
+  readonly #o: MultiHopOptions;
+  readonly #bursts = new Map<number, LinkBurst>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #v4: Uint8Array;
+  #fullDueAt = 0;
+  #lastPoll = 0;
+  #lastFlush = 0;
+  #stopped = false;
+
+  private constructor(o: MultiHopOptions, now: number) {
+    this.#o = o;
+    this.#v4 = o.certificate.ipv4;
+    this.self = this.dir.learn(o.certificate).id;
+    this.agent = new Agent({
+      self: this.self,
+      seed: (Math.random() * 0x100000000) >>> 0,
+      params: { pathLifetimeMs: PATH_LIFETIME_MS },
+    });
+    this.store = QTableStore.open(o.storePath, { now, log: { warn: o.log } });
+    const stored = this.store.load(now);
+    this.agent.importRows(stored.routes, stored.links, now);
+    if (stored.routes.length > 0) o.log(`routing table: ${stored.routes.length} stored routes loaded`);
+    const backend = chooseAead();
+    this.links = new CellLinks({
+      selfNodeId: o.identity.nodeId,
+      backend,
+      send: o.sendDatagram,
+      onCell: (link, buf, pos, len, t) => this.paths.onCell(link, buf, pos, len, t),
+      onProbeEcho: (_peer, token, t) => this.#onLinkEcho(token, t),
+    });
+    this.paths = new PathService({
+      identity: o.identity,
+      links: this.links,
+      backend,
+      e2e: new AnchorEndToEnd(
+        { identity: o.identity, certificate: o.certificate, trust: o.trust },
+        (id) => this.dir.byHex(Buffer.from(id).toString("hex"))?.cert ?? null,
+        now,
+      ),
+      sendDirect: () => false,
+      onTerminalOpen: (t) => this.#onTerminalOpen(t),
+      onTerminalData: (t, plain, at) => this.#onTerminalData(t, plain, at),
+    });
+    this.builds = new Builds({
+      self: this.self,
+      hopCap: this.agent.params.hopCap,
+      board: this.board,
+      paths: this.paths,
+      hopInfo: (n) => this.dir.hopInfo(n),
+      hasLink: (n) => {
+        const e = this.dir.byId(n);
+        return e !== undefined && this.links.linkOf(e.idHex) !== undefined;
+      },
+      observe: (ob) => this.agent.observe(ob, Date.now()),
+      onOriginData: (r, plain, t) => this.#onOriginData(r, plain, t),
+      log: o.log,
+    });
+    this.tun = PathTun.open({
+      name: `${o.tunName}${PATH_TUN_SUFFIX}`,
+      mtu: MAX_PATH_PAYLOAD,
+      srcV4: o.ipv4,
+      srcV6: o.ipv6,
+      onPacket: (p) => this.#onTunPacket(p),
+    });
+  }
+
+  static start(o: MultiHopOptions): MultiHop {
+    const m = new MultiHop(o, Date.now());
+    o.channel.subscribe(Subjects.healthAll, (msg) => m.#onHealth(msg.senderId, msg.body));
+    m.#timers.push(setInterval(() => m.tick(Date.now()), 50));
+    return m;
+  }
+
+  /* ---- hooks from the node ---- */
+
+  /** A PathCell datagram from the data-plane socket. */
+  onDatagram(d: Uint8Array): void {
+    const now = Date.now();
+    this.builds.deliver(now, () => this.links.receive(d, now));
+  }
+
+  /** The peer manager installed (or rekeyed) a link session. */
+  onLinkUp(cert: Certificate, keys: SessionKeys, endpoint: Endpoint): void {
+    const e = this.dir.learn(cert);
+    const now = Date.now();
+    if (this.links.up(e.idHex, cert.nodeId, keys, endpoint, now)) {
+      this.tun.unroute(e.ipv4);
+      this.tun.unroute(e.ipv6);
+      this.agent.onLinkUp(e.id, now);
+      const s = this.board.fullSummary(e.id);
+      if (s) this.agent.onNeighbourSummary(s, now);
+    }
+  }
+
+  onLinkDown(idHex: string): void {
+    const now = Date.now();
+    const link = this.links.down(idHex);
+    if (link === NO_LINK) return;
+    this.paths.sw.linkDown(link, now);
+    const e = this.dir.byHex(idHex);
+    if (e) this.agent.onLinkDown(e.id, now);
+  }
+
+  /* ---- time ---- */
+
+  tick(now: number): void {
+    if (this.#stopped) return;
+    this.#refreshPeers();
+    for (const a of this.agent.tick(now)) this.#act(a, now);
+    this.builds.tick(now);
+    this.#tickBursts(now);
+    if (now - this.#lastPoll >= 1_000) {
+      this.#lastPoll = now;
+      this.paths.poll(now);
+      for (const [n, t] of this.terminals) if (t.closed) this.terminals.delete(n);
+    }
+    if (now >= this.#fullDueAt) {
+      this.#fullDueAt = now + FULL_SUMMARY_MS;
+      this.#publish(this.agent.summary());
+    }
+    if (now - this.#lastFlush >= STORE_FLUSH_MS) this.flush(now);
+  }
+
+  flush(now: number): void {
+    this.#lastFlush = now;
+    this.store.stage(this.agent.takeChanges());
+    this.store.flush();
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    try {
+      this.flush(Date.now());
+      this.store.close();
+    } catch (e) {
+      this.#o.log(`routing table: ${String(e)}`);
+    }
+    this.builds.closeAll(Date.now());
+    this.tun.close();
+  }
+
+  /** For `veilnet routes`. */
+  routes(): unknown {
+    return routesView(this, Date.now());
+  }
+
+  /* ---- peers and routes ---- */
+
+  /** Destinations without a direct session are routed to the path TUN; direct ones are not. */
+  #refreshPeers(): void {
+    for (const p of this.#o.peers.peers.values()) {
+      const e = this.dir.learn(p.cert);
+      if (p.endpoint && this.links.linkOf(e.idHex)) this.links.setEndpoint(e.idHex, p.endpoint);
+      const direct = p.established !== undefined && p.slot !== undefined;
+      try {
+        if (direct || p.blocked) {
+          this.tun.unroute(e.ipv4);
+          this.tun.unroute(e.ipv6);
+        } else {
+          this.tun.route(e.ipv4);
+          this.tun.route(e.ipv6);
+        }
+      } catch (err) {
+        this.#o.log(`path route for ${e.ipv4}: ${String(err)}`);
+      }
+    }
+  }
+
+  /* ---- agent actions ---- */
+
+  #act(a: Action, now: number): void {
+    switch (a.type) {
+      case "linkProbe": {
+        const e = this.dir.byId(a.neighbour);
+        if (!e) return;
+        this.#bursts.set(a.probeId, {
+          probeId: a.probeId,
+          peerIdHex: e.idHex,
+          startedAt: now,
+          sentAt: [],
+          bestMs: Number.POSITIVE_INFINITY,
+          echoes: 0,
+        });
+        this.#tickBursts(now);
+        return;
+      }
+      case "pathProbe": {
+        const r = this.builds.origins.get(a.pathId);
+        if (r?.ready) r.path.send(encodeInband(InbandKind.Probe, BigInt(a.probeId), now, PROBE_SIZE), now);
+        return;
+      }
+      case "build":
+        this.builds.start(a, now);
+        return;
+      case "retire":
+        this.builds.retire(a.pathId, now);
+        return;
+      case "switch":
+        this.#o.log(
+          `route to ${this.dir.name(a.dest)}: ${a.reason} → path ${a.pathId} ${this.#hopsOf(a.pathId)}`,
+        );
+        return;
+      case "publish":
+        this.#publish(a.summary);
+        return;
+      case "requestSummary":
+        // Both ends see the link come up and each publishes its full summary soon.
+        this.#fullDueAt = Math.min(this.#fullDueAt, now + 300);
+        return;
+    }
+  }
+
+  #hopsOf(pathId: number): string {
+    const r = this.builds.origins.get(pathId);
+    return r ? r.hops.map((h) => this.dir.name(h)).join(" → ") : "";
+  }
+
+  #publish(s: Summary): void {
+    const f = this.#o.lieFactor;
+    const out = f && f > 0 ? lie(s, f) : s;
+    this.#o.channel
+      .publish(Subjects.health(Buffer.from(this.#o.identity.nodeId).toString("hex")), encodeSummary(out))
+      .catch(() => this.counters.publishFailed++);
+  }
+
+  #onHealth(senderIdHex: string, body: Uint8Array): void {
+    const e = this.dir.byHex(senderIdHex) ?? this.#learnPeer(senderIdHex);
+    let s: Summary;
+    try {
+      s = decodeSummary(body);
+    } catch {
+      this.counters.summariesRefused++;
+      return;
+    }
+    if (!e || s.origin !== e.id || e.id === this.self) {
+      this.counters.summariesRefused++;
+      return;
+    }
+    const now = Date.now();
+    this.board.apply(s, now);
+    if (this.links.linkOf(e.idHex)) {
+      const full = this.board.fullSummary(e.id);
+      if (full) this.agent.onNeighbourSummary(full, now);
+    }
+  }
+
+  #learnPeer(idHex: string): DirectoryEntry | undefined {
+    const p = this.#o.peers.peers.get(idHex);
+    return p ? this.dir.learn(p.cert) : undefined;
+  }
+
+  #tickBursts(now: number): void {
+    for (const b of this.#bursts.values()) {
+      const k = b.sentAt.length;
+      if (k < LINK_PROBE_BURST && now >= b.startedAt + k * LINK_PROBE_SPACING_MS) {
+        const token = BigInt(b.probeId) * 8n + BigInt(k + 1);
+        b.sentAt.push(this.links.probe(b.peerIdHex, token, now) ? now : Number.NaN);
+      }
+      const done = b.echoes === LINK_PROBE_BURST || now - b.startedAt > LINK_PROBE_WAIT_MS;
+      if (!done) continue;
+      this.#bursts.delete(b.probeId);
+      if (Number.isFinite(b.bestMs))
+        this.agent.observe({ type: "probeReply", probeId: b.probeId, rttMs: b.bestMs }, now);
+    }
+  }
+
+  #onLinkEcho(token: bigint, now: number): void {
+    const b = this.#bursts.get(Number(token / 8n));
+    const k = Number(token % 8n) - 1;
+    const sent = b?.sentAt[k];
+    if (!b || sent === undefined || Number.isNaN(sent)) return;
+    b.sentAt[k] = Number.NaN;
+    b.echoes++;
+    b.bestMs = Math.min(b.bestMs, Math.max(0.01, now - sent));
+  }
+
+  /* ---- packets ---- */
+
+  #onTunPacket(p: Uint8Array): void {
+    const v4 = p[0]! >> 4 === 4;
+    const e = this.dir.byAddress(p, v4 ? 16 : 24, v4);
+    if (!e || e.id === this.self) {
+      this.counters.unknownDest++;
+      return;
+    }
+    const now = Date.now();
+    const choice = this.agent.choose(e.id, now);
+    const r = choice.pathId >= 0 ? this.builds.origins.get(choice.pathId) : undefined;
+    if (r?.ready && r.path.send(p, now)) {
+      this.counters.sentOnPath++;
+      if (now - r.lastAckAskAt >= ACK_ASK_MS) {
+        r.lastAckAskAt = now;
+        r.path.send(encodeInband(InbandKind.AckAsk, BigInt(r.id), now), now);
+        this.agent.noteSent(e.id, r.id, now);
+      }
+      return;
+    }
+    // No path of our own yet: answer over the path the peer built to us, if any.
+    const t = this.terminals.get(e.id);
+    if (t && !t.closed && t.send(p, now)) {
+      this.counters.sentOnTerminal++;
+      return;
+    }
+    this.counters.noPath++;
+  }
+
+  #onOriginData(r: OriginRecord, plain: Uint8Array, now: number): void {
+    if (isInband(plain)) {
+      const m = decodeInband(plain);
+      if (!m) return;
+      const rtt = Math.max(0.01, now - m.stamp);
+      if (m.kind === InbandKind.ProbeEcho)
+        this.agent.observe({ type: "probeReply", probeId: Number(m.token), rttMs: rtt }, now);
+      else if (m.kind === InbandKind.Ack && m.token === BigInt(r.id))
+        this.agent.observe({ type: "ack", pathId: r.id, sentAt: m.stamp, rttMs: rtt }, now);
+      return;
+    }
+    const e = this.dir.byId(r.dest);
+    if (e) this.#deliver(e, plain);
+  }
+
+  #onTerminalOpen(t: TerminalPath): void {
+    const e = this.dir.byHex(Buffer.from(t.peerNodeId).toString("hex"));
+    if (e) this.terminals.set(e.id, t);
+  }
+
+  #onTerminalData(t: TerminalPath, plain: Uint8Array, now: number): void {
+    const e = this.dir.byHex(Buffer.from(t.peerNodeId).toString("hex"));
+    if (!e) return;
+    if (this.terminals.get(e.id) !== t) this.terminals.set(e.id, t);
+    if (isInband(plain)) {
+      const m = decodeInband(plain);
+      const answer = m && answerOf(m, plain.length);
+      if (answer) t.send(answer, now);
+      return;
+    }
+    this.#deliver(e, plain);
+  }
+
+  /** A packet from `from` over a path: its inner source must be `from`'s certified address. */
+  #deliver(from: DirectoryEntry, p: Uint8Array): void {
+    const v = p[0]! >> 4;
+    if (v === 4 && p.length >= 20) {
+      if (from.id !== nodeIdAt(p, 12)) return void this.counters.badSource++;
+      if (nodeIdAt(p, 16) !== nodeIdAt(this.#v4, 0)) return void this.counters.badDest++;
+    } else if (v === 6 && p.length >= 40) {
+      if (this.dir.byAddress(p, 8, false) !== from) return void this.counters.badSource++;
+      if (this.dir.byAddress(p, 24, false)?.id !== this.self) return void this.counters.badDest++;
+    } else return void this.counters.badSource++;
+    this.counters.delivered++;
+    this.tun.write(p);
+  }
+}
+
+function nodeIdAt(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+}
+
+/** The liar of the fault-injection tests: every advertised cost scaled by `f` (never to 0). */
+function lie(s: Summary, f: number): Summary {
+  const costs = s.costs.map((c) => (c === UNREACHABLE ? c : Math.max(1, Math.round(c * f))));
+  return { ...s, costs };
+}
