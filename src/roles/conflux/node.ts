@@ -9,7 +9,7 @@ import { decodeCertificate, formatIPv4 } from "../../anchor/certificate.ts";
 import { CertificateCache } from "../../anchor/certificate-verify.ts";
 import type { PeerPolicy } from "../../anchor/handshake.ts";
 import { trustedIssuers } from "../../anchor/issuer.ts";
-import { RevocationSet, verifyRevocationList } from "../../anchor/revocation.ts";
+import { RevocationSet } from "../../anchor/revocation.ts";
 import { ControlChannel, ControlConnection, Subjects } from "../../control/index.ts";
 import { closeTun, configureInterface, openTun, type Tun } from "../../ffi/index.ts";
 import { AdminResponder } from "../../guardian-api/admin-responder.ts";
@@ -27,6 +27,7 @@ import { LOCAL_CONTROL_SOCKET, LocalControlServer } from "./local-control.ts";
 import { NodeState } from "./node-state.ts";
 import type { PacketIO } from "./packet-io.ts";
 import { PeerManager } from "./peer-manager.ts";
+import { verifyRevocationMessage } from "./revocations.ts";
 
 /* Implementation constants */
 export const TICK_MS = 100;
@@ -215,7 +216,10 @@ export class ConfluxNode {
     });
     connection.subscribe(Subjects.revocations, (msg) => {
       try {
-        const list = verifyRevocationList(msg.data, { realmKeys: trust.realmKeys, realm: credentials.realm });
+        const list = verifyRevocationMessage(msg.data, {
+          realmKeys: trust.realmKeys,
+          realm: credentials.realm,
+        });
         if (!revoked.apply(list)) return;
         for (const e of list.entries) {
           const idHex = Buffer.from(e.id).toString("hex");
