@@ -36,6 +36,9 @@ export const confluxCommand = defineCommand({
     process.once("SIGINT", () => onSignal("SIGINT"));
     log(`node ${node.nodeIdHex.slice(0, 16)} running; control socket ${node.state.path("veilnet.sock")}`);
     await node.stopped;
-    return 0;
+    // Everything the node started is stopped; a handle some library leaves behind (a blocking read
+    // on a closed fd, say) must not keep a stopped node's process alive.
+    log("stopped");
+    process.exit(0);
   },
 });
