@@ -12,7 +12,7 @@
  *   suggestNextHop(...)          another node's build asks this node for the next hop
  *   tick(now)                    every ~100 ms: returns the actions to carry out
  */
-import { type AgentParams, COST_UNIT_MS, DEFAULT_PARAMS, UNREACHABLE } from "./constants.ts";
+import { type AgentParams, DEFAULT_PARAMS } from "./constants.ts";
 import { DistanceTable } from "./distance-table.ts";
 import { LinkState } from "./links.ts";
 import { DestState, type PathRow } from "./path-row.ts";
@@ -55,6 +55,8 @@ export class Agent {
   private lastPublishAt = Number.NEGATIVE_INFINITY;
   private nextHeartbeatAt = 0;
   private nextTrustCheckAt = 0;
+  private suspectedCache: NodeId[] = [];
+  private suspectedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(opts: AgentOptions) {
     this.self = opts.self;
@@ -105,7 +107,7 @@ export class Agent {
     const from = this.links.get(s.origin);
     if (!from?.up) return false;
     if (!this.table.apply(s, now)) return false;
-    this.checkPlausible(s, from, now);
+    this.checkPlausible(from, now);
     return true;
   }
 
@@ -116,23 +118,19 @@ export class Agent {
    * triangle bound, loosened for triangle-inequality violations). A liar claiming low costs to
    * everything fails the first check at once; subtler lies are caught by the build checks.
    */
-  private checkPlausible(s: Summary, from: LinkState, now: number): void {
+  private checkPlausible(from: LinkState, now: number): void {
     const viaMs = from.costMs();
     if (Number.isNaN(viaMs) || !this.params.measure) return;
     const tol = this.params.claimTolerance;
     let worst = 0;
-    for (let i = 0; i < s.dests.length; i++) {
-      const d = s.dests[i]!;
-      if (s.costs[i] === UNREACHABLE) continue;
-      const claim = s.costs[i]! * COST_UNIT_MS;
-      let bound = Number.NaN;
-      if (d === this.self) bound = viaMs;
-      else {
-        const m = this.links.get(d);
-        if (m?.up && m !== from) bound = TRIANGLE_LOOSENESS * (m.costMs() - viaMs);
-      }
+    const check = (claim: number, bound: number) => {
       if (bound > 0 && claim < tol * bound - CLAIM_SLACK_MS)
         worst = Math.max(worst, evidence(claim, bound, tol));
+    };
+    check(this.table.claimToSelf(from.id), viaMs);
+    for (const m of this.links.values()) {
+      if (m === from || !m.up) continue;
+      check(this.table.claim(from.id, m.id), TRIANGLE_LOOSENESS * (m.costMs() - viaMs));
     }
     if (worst === 0) return;
     this.suspicion.add(from.id, now, worst);
@@ -152,12 +150,24 @@ export class Agent {
     now: number,
   ): NextHop | null {
     if (dest === this.self) return null;
-    const skip = new Set<NodeId>(visited);
-    for (const n of avoid) skip.add(n);
-    for (const n of this.suspicion.list(now, 32)) if (n !== dest) skip.add(n);
+    const suspected = this.suspectedNow(now).filter((n) => n !== dest);
     const hopsLeft = this.params.hopCap - (visited.length - 1);
-    const r = this.table.bestNext(dest, skip, hopsLeft);
+    const r = this.table.bestNext(
+      dest,
+      visited,
+      hopsLeft,
+      avoid.length > 0 ? [...avoid, ...suspected] : suspected,
+    );
     return r ? { next: r[0], claimMs: r[1] } : null;
+  }
+
+  /** The suspected nodes, cached for a second (asked on every build extension). */
+  private suspectedNow(now: number): NodeId[] {
+    if (now >= this.suspectedUntil) {
+      this.suspectedCache = this.suspicion.list(now, 32);
+      this.suspectedUntil = now + 1_000;
+    }
+    return this.suspectedCache;
   }
 
   /* ---- data plane ---- */

@@ -20,9 +20,12 @@ interface Column {
   usable: boolean;
   seq: number;
   lastHeard: number;
+  /** What it last claimed its RTT to this node is, ms (checked against the link, agent.ts). */
+  claimToSelf: number;
 }
 
 const INITIAL_CAPACITY = 64;
+const NONE: readonly NodeId[] = [];
 
 export class DistanceTable {
   private readonly cols = new Map<NodeId, Column>();
@@ -71,6 +74,7 @@ export class DistanceTable {
         usable: true,
         seq: -1,
         lastHeard: now,
+        claimToSelf: Number.NaN,
       };
       this.cols.set(n, col);
       this.colList.push(col);
@@ -140,7 +144,11 @@ export class DistanceTable {
     }
     for (let i = 0; i < dests.length; i++) {
       const d = dests[i]!;
-      if (d === this.self || d === col.id) continue;
+      if (d === this.self) {
+        col.claimToSelf = costs[i] === UNREACHABLE ? Number.NaN : costs[i]! * COST_UNIT_MS;
+        continue;
+      }
+      if (d === col.id) continue;
       const s = this.slot(d); // may grow the arrays: read col.cost after it
       const h = hops[i]!;
       const withdrawn = costs[i]! === UNREACHABLE || vias[i]! === this.self || h + 1 > this.hopCap;
@@ -190,14 +198,26 @@ export class DistanceTable {
     return out;
   }
 
-  /** The best usable neighbour towards `dest` not in `skip`, with its claimed remaining RTT. */
-  bestNext(dest: NodeId, skip: ReadonlySet<NodeId>, hopsLeft: number): [NodeId, number] | null {
+  /** What neighbour `n` last claimed its RTT to this node is, ms (NaN if nothing). */
+  claimToSelf(n: NodeId): number {
+    return this.cols.get(n)?.claimToSelf ?? Number.NaN;
+  }
+
+  /** The best usable neighbour towards `dest` not in `skip` or `skip2`, with its claimed remaining RTT. */
+  bestNext(
+    dest: NodeId,
+    skip: ReadonlySet<NodeId> | readonly NodeId[],
+    hopsLeft: number,
+    skip2: readonly NodeId[] = NONE,
+  ): [NodeId, number] | null {
     const s = this.slotOf.get(dest);
     if (s === undefined) return null;
     let best: Column | null = null;
     let bestMs = Number.POSITIVE_INFINITY;
+    const has =
+      skip instanceof Set ? (n: NodeId) => skip.has(n) : (n: NodeId) => (skip as NodeId[]).includes(n);
     for (const col of this.colList) {
-      if ((!col.usable && col.id !== dest) || skip.has(col.id)) continue;
+      if ((!col.usable && col.id !== dest) || has(col.id) || skip2.includes(col.id)) continue;
       const c = col.cost[s]!;
       if (c === UNREACHABLE || col.hops[s]! + 1 > hopsLeft) continue;
       const ms = col.linkMs + c * COST_UNIT_MS;

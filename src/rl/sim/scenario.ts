@@ -169,6 +169,12 @@ export function runScenario(input: Scenario, progress?: (simMs: number, wallMs: 
         m.staticMs += s;
         m.staticOracleMs += o;
       }
+      const hop = world.lastHopPath[f];
+      const h = hop && hop[hop.length - 1] === flow.dst ? world.net.pathMs(flow.src, hop) : Number.NaN;
+      if (!Number.isNaN(h)) {
+        m.hopMs += h;
+        m.hopOracleMs += o;
+      }
       const r = flow.randomPath ? world.net.pathMs(flow.src, flow.randomPath) : Number.NaN;
       if (!Number.isNaN(r)) {
         m.randomMs += r;
