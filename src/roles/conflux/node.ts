@@ -9,6 +9,7 @@ import { decodeCertificate, formatIPv4 } from "../../anchor/certificate.ts";
 import { CertificateCache } from "../../anchor/certificate-verify.ts";
 import type { PeerPolicy } from "../../anchor/handshake.ts";
 import { trustedIssuers } from "../../anchor/issuer.ts";
+import { MsgType } from "../../anchor/message-type.ts";
 import { RevocationSet } from "../../anchor/revocation.ts";
 import { ControlChannel, ControlConnection, Subjects } from "../../control/index.ts";
 import { closeTun, configureInterface, openTun, type Tun } from "../../ffi/index.ts";
@@ -24,6 +25,7 @@ import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./di
 import { ensureEnrolled } from "./enrolment.ts";
 import { HandshakeDriver } from "./handshake-driver.ts";
 import { LOCAL_CONTROL_SOCKET, LocalControlServer } from "./local-control.ts";
+import { LIE_ENV, MultiHop, ROUTES_FILE } from "./multihop/router.ts";
 import { NodeState } from "./node-state.ts";
 import type { PacketIO } from "./packet-io.ts";
 import { PeerManager } from "./peer-manager.ts";
@@ -56,6 +58,8 @@ export class ConfluxNode {
   peers!: PeerManager;
   driver!: HandshakeDriver;
   quarantined: string | undefined;
+  /** Multi-hop paths and the routing agent (TUN mode only). */
+  multihop: MultiHop | undefined;
   #lastPresence = 0;
   /** Sent in every presence; drawn anew whenever this node drops all its sessions (see peer-manager.ts). */
   #epoch = randomEpoch();
@@ -181,9 +185,15 @@ export class ConfluxNode {
       },
       candidates,
       log: this.log,
+      sessions: {
+        up: (cert, keys, endpoint) => this.multihop?.onLinkUp(cert, keys, endpoint),
+        down: (idHex) => this.multihop?.onLinkDown(idHex),
+      },
     });
     dp.onControl((d, from) => {
-      if (!this.quarantined) this.driver.receive(d, from, Date.now());
+      if (this.quarantined) return;
+      if (d[0] === MsgType.PathCell) this.multihop?.onDatagram(d);
+      else this.driver.receive(d, from, Date.now());
     });
 
     // Subscriptions: presence (learn keys from the certificate inside), signalling, revocations, admin.
@@ -249,6 +259,27 @@ export class ConfluxNode {
 
     this.#announce = () => void this.#publishPresence(certificate.bytes, dp.port);
 
+    // Multi-hop paths for destinations without a direct session (second TUN, routing agent).
+    if (this.tun) {
+      const lie = Number(process.env[LIE_ENV] ?? "");
+      const multihop = MultiHop.start({
+        identity: this.state.identity,
+        certificate,
+        trust,
+        tunName: this.tun.name,
+        ipv4,
+        ipv6,
+        storePath: this.state.path(ROUTES_FILE),
+        sendDatagram: (d, to) => dp.sendControl(d, to),
+        peers: this.peers,
+        channel: this.channel,
+        log: this.log,
+        ...(lie > 0 ? { lieFactor: lie } : {}),
+      });
+      this.multihop = multihop;
+      this.#cleanups.push(() => multihop.stop());
+    }
+
     // Timers.
     const tick = setInterval(() => {
       const t = Date.now();
@@ -271,6 +302,7 @@ export class ConfluxNode {
     const local = LocalControlServer.listen(this.state.path(LOCAL_CONTROL_SOCKET), {
       status: () => this.status(),
       peers: () => this.peers.snapshot(Date.now()),
+      routes: () => this.multihop?.routes() ?? { error: "no multi-hop routing (embedded mode)" },
       counters: () => ({
         dataplane: dp.counters(),
         handshakes: this.driver.counters,

@@ -18,6 +18,7 @@ import type { Certificate } from "../../anchor/certificate.ts";
 import { formatIPv4 } from "../../anchor/certificate.ts";
 import { verifyCertificate } from "../../anchor/certificate-verify.ts";
 import type { Established, PeerPolicy } from "../../anchor/handshake.ts";
+import type { SessionKeys } from "../../anchor/session-keys.ts";
 import { MsgType } from "../../anchor/message-type.ts";
 import type { Endpoint } from "../../ffi/udp.ts";
 import type { Signal } from "./discovery-messages.ts";
@@ -67,6 +68,13 @@ export interface PeerManagerOptions {
   readonly signaller: Signaller;
   readonly candidates: () => Endpoint[];
   readonly log?: (line: string) => void;
+  /** Told of every installed (or rekeyed) session and every teardown (multi-hop cell links). */
+  readonly sessions?: SessionObserver;
+}
+
+export interface SessionObserver {
+  up(peer: Certificate, keys: SessionKeys, endpoint: Endpoint): void;
+  down(peerIdHex: string): void;
 }
 
 export class PeerManager {
@@ -178,6 +186,7 @@ export class PeerManager {
     peer.established = now;
     peer.asInitiator = asInitiator;
     peer.rxChangedAt = now;
+    this.#o.sessions?.up(e.peer, e.keys, endpoint);
     // The initiator confirms the session at once, so the responder may start sending.
     if (asInitiator) {
       this.#o.io.sendKeepalive(peer.slot);
@@ -305,6 +314,7 @@ export class PeerManager {
       this.#slots.delete(peer.slot);
       this.counters.sessionsTornDown++;
       this.#log(`session with ${short(peer.idHex)} down (${reason})`);
+      this.#o.sessions?.down(peer.idHex);
     }
     peer.slot = undefined;
     peer.established = undefined;

@@ -13,6 +13,7 @@ import type { OriginPath } from "../../../anchor/path/origin.ts";
 import type { PathService } from "../../../anchor/path/service.ts";
 import type { Action, Hops, NodeId, Observation } from "../../../rl/types.ts";
 import type { HealthBoard } from "./health-board.ts";
+import { wallMs } from "./inband.ts";
 
 /** A build whose first hop has no link (or a hop no certificate) yet waits this long, then fails. */
 export const BUILD_WAIT_MS = 8_000;
@@ -89,7 +90,7 @@ export class Builds {
     const before = new Map<OriginRecord, number>();
     for (const o of this.#building) before.set(o, o.path.reached);
     fn();
-    const after = Date.now();
+    const after = wallMs();
     for (const [o, r] of before) {
       if (o.path.reached <= r) continue;
       o.prefixRttMs.push(Math.max(0.01, now - o.askedAt));
@@ -166,7 +167,7 @@ export class Builds {
         claimsMs: claims,
         path,
         ready: false,
-        askedAt: Date.now(),
+        askedAt: wallMs(),
         prefixRttMs: [],
         lastAckAskAt: Number.NEGATIVE_INFINITY,
       };

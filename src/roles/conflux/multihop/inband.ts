@@ -65,3 +65,8 @@ export function answerOf(m: Inband, size: number): Uint8Array | null {
   if (m.kind === InbandKind.AckAsk) return encodeInband(InbandKind.Ack, m.token, m.stamp);
   return null;
 }
+
+/** Wall-clock milliseconds with sub-millisecond resolution (sub-ms link RTTs must not round to 0 or 1). */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -33,7 +33,8 @@ import { Builds, type OriginRecord } from "./builds.ts";
 import { CellLinks } from "./cell-links.ts";
 import { Directory, type DirectoryEntry } from "./directory.ts";
 import { HealthBoard } from "./health-board.ts";
-import { answerOf, decodeInband, encodeInband, InbandKind, isInband, PROBE_SIZE } from "./inband.ts";
+import { answerOf, decodeInband, encodeInband, InbandKind, isInband, PROBE_SIZE, wallMs } from "./inband.ts";
+import { LinkRtt } from "./link-rtt.ts";
 import { PATH_TUN_SUFFIX, PathTun } from "./path-tun.ts";
 import { routesView } from "./routes-view.ts";
 
@@ -46,24 +47,6 @@ export const STORE_FLUSH_MS = 10_000;
 export const ROUTES_FILE = "routes.sqlite";
 /** Relays drop any path after 15 minutes (path/switch.ts): rotate well before. */
 const PATH_LIFETIME_MS = 7 * 60_000;
-/**
- * A link probe is a burst of this many echoes, LINK_PROBE_SPACING_MS apart, and reports the
- * smallest RTT: on sub-millisecond links a single echo mostly measures event-loop stalls at either
- * end, and the agent checks neighbours' claims against this number.
- */
-const LINK_PROBE_BURST = 3;
-const LINK_PROBE_SPACING_MS = 60;
-const LINK_PROBE_WAIT_MS = 400;
-
-interface LinkBurst {
-  readonly probeId: number;
-  readonly peerIdHex: string;
-  readonly startedAt: number;
-  readonly sentAt: number[];
-  bestMs: number;
-  echoes: number;
-}
-
 /** Fault injection for tests only: publish every cost multiplied by this factor (a liar). */
 export const LIE_ENV = "VEILNET_ROUTING_LIE";
 
@@ -103,9 +86,10 @@ export class MultiHop {
     badDest: 0,
     summariesRefused: 0,
     publishFailed: 0,
+    linkProbesUnanswered: 0,
   };
   readonly #o: MultiHopOptions;
-  readonly #bursts = new Map<number, LinkBurst>();
+  readonly rtt: LinkRtt;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #v4: Uint8Array;
   #fullDueAt = 0;
@@ -132,7 +116,11 @@ export class MultiHop {
       backend,
       send: o.sendDatagram,
       onCell: (link, buf, pos, len, t) => this.paths.onCell(link, buf, pos, len, t),
-      onProbeEcho: (_peer, token, t) => this.#onLinkEcho(token, t),
+      onProbeEcho: (_peer, token, t) => this.rtt.echo(token, t),
+    });
+    this.rtt = new LinkRtt({
+      probe: (peer, token, t) => this.links.probe(peer, token, t),
+      onReady: (peer, ms, t) => this.#linkReady(peer, ms, t),
     });
     this.paths = new PathService({
       identity: o.identity,
@@ -157,7 +145,7 @@ export class MultiHop {
         const e = this.dir.byId(n);
         return e !== undefined && this.links.linkOf(e.idHex) !== undefined;
       },
-      observe: (ob) => this.agent.observe(ob, Date.now()),
+      observe: (ob) => this.agent.observe(ob, wallMs()),
       onOriginData: (r, plain, t) => this.#onOriginData(r, plain, t),
       log: o.log,
     });
@@ -171,9 +159,9 @@ export class MultiHop {
   }
 
   static start(o: MultiHopOptions): MultiHop {
-    const m = new MultiHop(o, Date.now());
+    const m = new MultiHop(o, wallMs());
     o.channel.subscribe(Subjects.healthAll, (msg) => m.#onHealth(msg.senderId, msg.body));
-    m.#timers.push(setInterval(() => m.tick(Date.now()), 50));
+    m.#timers.push(setInterval(() => m.tick(wallMs()), 50));
     return m;
   }
 
@@ -181,28 +169,36 @@ export class MultiHop {
 
   /** A PathCell datagram from the data-plane socket. */
   onDatagram(d: Uint8Array): void {
-    const now = Date.now();
+    const now = wallMs();
     this.builds.deliver(now, () => this.links.receive(d, now));
   }
 
   /** The peer manager installed (or rekeyed) a link session. */
   onLinkUp(cert: Certificate, keys: SessionKeys, endpoint: Endpoint): void {
     const e = this.dir.learn(cert);
-    const now = Date.now();
+    const now = wallMs();
     if (this.links.up(e.idHex, cert.nodeId, keys, endpoint, now)) {
       this.tun.unroute(e.ipv4);
       this.tun.unroute(e.ipv6);
-      this.agent.onLinkUp(e.id, now);
-      const s = this.board.fullSummary(e.id);
-      if (s) this.agent.onNeighbourSummary(s, now);
+      this.rtt.up(e.idHex, now);
     }
   }
 
+  /** A new link finished its RTT warm-up: now the agent hears of it. */
+  #linkReady(idHex: string, ms: number, now: number): void {
+    const e = this.dir.byHex(idHex);
+    if (!e || !this.links.linkOf(idHex)) return;
+    this.agent.onLinkUp(e.id, now, Number.isNaN(ms) ? undefined : ms);
+    const s = this.board.fullSummary(e.id);
+    if (s) this.agent.onNeighbourSummary(s, now);
+  }
+
   onLinkDown(idHex: string): void {
-    const now = Date.now();
+    const now = wallMs();
     const link = this.links.down(idHex);
     if (link === NO_LINK) return;
     this.paths.sw.linkDown(link, now);
+    this.rtt.down(idHex);
     const e = this.dir.byHex(idHex);
     if (e) this.agent.onLinkDown(e.id, now);
   }
@@ -214,7 +210,7 @@ export class MultiHop {
     this.#refreshPeers();
     for (const a of this.agent.tick(now)) this.#act(a, now);
     this.builds.tick(now);
-    this.#tickBursts(now);
+    this.rtt.tick(now);
     if (now - this.#lastPoll >= 1_000) {
       this.#lastPoll = now;
       this.paths.poll(now);
@@ -238,18 +234,18 @@ export class MultiHop {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     try {
-      this.flush(Date.now());
+      this.flush(wallMs());
       this.store.close();
     } catch (e) {
       this.#o.log(`routing table: ${String(e)}`);
     }
-    this.builds.closeAll(Date.now());
+    this.builds.closeAll(wallMs());
     this.tun.close();
   }
 
   /** For `veilnet routes`. */
   routes(): unknown {
-    return routesView(this, Date.now());
+    return routesView(this, wallMs());
   }
 
   /* ---- peers and routes ---- */
@@ -280,16 +276,9 @@ export class MultiHop {
     switch (a.type) {
       case "linkProbe": {
         const e = this.dir.byId(a.neighbour);
-        if (!e) return;
-        this.#bursts.set(a.probeId, {
-          probeId: a.probeId,
-          peerIdHex: e.idHex,
-          startedAt: now,
-          sentAt: [],
-          bestMs: Number.POSITIVE_INFINITY,
-          echoes: 0,
-        });
-        this.#tickBursts(now);
+        const ms = e ? this.rtt.minMs(e.idHex, now) : Number.NaN;
+        if (Number.isNaN(ms)) this.counters.linkProbesUnanswered++;
+        else this.agent.observe({ type: "probeReply", probeId: a.probeId, rttMs: ms }, now);
         return;
       }
       case "pathProbe": {
@@ -344,9 +333,9 @@ export class MultiHop {
       this.counters.summariesRefused++;
       return;
     }
-    const now = Date.now();
+    const now = wallMs();
     this.board.apply(s, now);
-    if (this.links.linkOf(e.idHex)) {
+    if (this.rtt.isReady(e.idHex)) {
       const full = this.board.fullSummary(e.id);
       if (full) this.agent.onNeighbourSummary(full, now);
     }
@@ -355,31 +344,6 @@ export class MultiHop {
   #learnPeer(idHex: string): DirectoryEntry | undefined {
     const p = this.#o.peers.peers.get(idHex);
     return p ? this.dir.learn(p.cert) : undefined;
-  }
-
-  #tickBursts(now: number): void {
-    for (const b of this.#bursts.values()) {
-      const k = b.sentAt.length;
-      if (k < LINK_PROBE_BURST && now >= b.startedAt + k * LINK_PROBE_SPACING_MS) {
-        const token = BigInt(b.probeId) * 8n + BigInt(k + 1);
-        b.sentAt.push(this.links.probe(b.peerIdHex, token, now) ? now : Number.NaN);
-      }
-      const done = b.echoes === LINK_PROBE_BURST || now - b.startedAt > LINK_PROBE_WAIT_MS;
-      if (!done) continue;
-      this.#bursts.delete(b.probeId);
-      if (Number.isFinite(b.bestMs))
-        this.agent.observe({ type: "probeReply", probeId: b.probeId, rttMs: b.bestMs }, now);
-    }
-  }
-
-  #onLinkEcho(token: bigint, now: number): void {
-    const b = this.#bursts.get(Number(token / 8n));
-    const k = Number(token % 8n) - 1;
-    const sent = b?.sentAt[k];
-    if (!b || sent === undefined || Number.isNaN(sent)) return;
-    b.sentAt[k] = Number.NaN;
-    b.echoes++;
-    b.bestMs = Math.min(b.bestMs, Math.max(0.01, now - sent));
   }
 
   /* ---- packets ---- */
@@ -391,7 +355,7 @@ export class MultiHop {
       this.counters.unknownDest++;
       return;
     }
-    const now = Date.now();
+    const now = wallMs();
     const choice = this.agent.choose(e.id, now);
     const r = choice.pathId >= 0 ? this.builds.origins.get(choice.pathId) : undefined;
     if (r?.ready && r.path.send(p, now)) {
