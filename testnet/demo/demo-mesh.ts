@@ -10,6 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LOCAL_CONTROL_SOCKET, requestLocal } from "../../src/roles/conflux/local-control.ts";
 import type { Mesh } from "../mesh.ts";
 import type { MeshProcess } from "../procs.ts";
 
@@ -206,6 +207,55 @@ export class DemoMesh {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Asks a node's local control socket directly from this process (a Unix socket in the node's
+   * state directory, reachable from any namespace): `status`, `peers` or `counters`. Much cheaper
+   * than `status()`, which runs the veilnet CLI in the node's namespace. Undefined when the node
+   * is not (yet, or any more) answering.
+   */
+  async localQuery(host: string, cmd = "status"): Promise<Record<string, unknown> | undefined> {
+    const node = this.nodes.get(host);
+    if (!node) return undefined;
+    try {
+      return (await requestLocal(join(node.stateDir, LOCAL_CONTROL_SOCKET), cmd)) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  localStatus(host: string): Promise<Record<string, unknown> | undefined> {
+    return this.localQuery(host, "status");
+  }
+
+  /** Waits until each of `hosts` has an "up" session with every other one; returns the wait in ms. */
+  waitForSessions(hosts: readonly string[], timeoutMs = 60_000): Promise<number> {
+    return waitFor(`sessions between ${hosts.join(", ")}`, timeoutMs, async () => {
+      const ids = new Map<string, string>();
+      for (const h of hosts) {
+        const s = await this.localStatus(h);
+        if (!s) return false;
+        ids.set(h, String(s.node));
+      }
+      for (const h of hosts) {
+        const s = await this.localStatus(h);
+        const up = new Set(
+          ((s?.peers as { id: string; state: string }[] | undefined) ?? [])
+            .filter((p) => p.state === "up")
+            .map((p) => p.id),
+        );
+        for (const other of hosts) if (other !== h && !up.has(ids.get(other)!)) return false;
+      }
+      return true;
+    });
+  }
+
+  /** Stops a node's process (SIGTERM, SIGKILL after `graceMs`) and returns its exit code. */
+  async stopNode(host: string, graceMs = 5000): Promise<number> {
+    const node = this.nodes.get(host);
+    if (!node) throw new Error(`no node on ${host}`);
+    return node.proc.stop(graceMs);
   }
 
   async admin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
