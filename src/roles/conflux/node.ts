@@ -86,8 +86,18 @@ export class ConfluxNode {
   }
 
   async #start(): Promise<void> {
+    // Where start-up time goes (ms), from process start: one log line when the node runs.
+    const phases: string[] = [`process ${Math.round(performance.now())}`];
+    let phaseStart = performance.now();
+    const phase = (name: string) => {
+      const t = performance.now();
+      phases.push(`${name} ${Math.round(t - phaseStart)}`);
+      phaseStart = t;
+    };
     this.state = await NodeState.open(this.config.stateDir);
+    phase("state");
     const { credentials, guardian } = await ensureEnrolled(this.state, this.config, this.log);
+    phase("enrolment");
     this.credentials = credentials;
     const certificate = decodeCertificate(fromB64u(credentials.anchorCertificate, "anchorCertificate"));
     const issuer = {
@@ -111,6 +121,7 @@ export class ConfluxNode {
       inboxPrefix: Subjects.inboxPrefix(this.nodeIdHex),
     });
     this.#cleanups.push(() => connection.close());
+    phase("nats");
     this.channel = new ControlChannel({ identity: this.state.identity, connection });
     const renewer = new CredentialRenewer({
       endpoint: guardian,
@@ -145,11 +156,13 @@ export class ConfluxNode {
       this.tun = tun;
       this.#cleanups.push(() => closeTun(tun));
       configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
+      phase("tun");
       const native = await Dataplane.start({ tunFd: tun.fd, mtu: this.config.mtu, udpPort });
       dp = native;
       this.#cleanups.push(() => native.stop());
       this.log(`${tun.name} up: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
     }
+    phase("dataplane");
     this.io = dp;
 
     // Handshakes and peers.
@@ -310,6 +323,8 @@ export class ConfluxNode {
       }),
     });
     this.#cleanups.push(() => local.stop());
+    phase("rest");
+    this.log(`started in ms: ${phases.join(", ")}`);
   }
 
   async #publishPresence(cert: Uint8Array, port: number): Promise<void> {
