@@ -36,8 +36,11 @@ export const TICK_MS = 100;
 export const PRESENCE_INTERVAL_MS = 20_000;
 /** Presence is repeated at these offsets after start: gateway interest takes a moment to spread. */
 export const STARTUP_PRESENCE_MS = [1_000, 3_000, 7_000] as const;
-/** Answer a newcomer's presence with ours at most this often, so a restarted node is found at once. */
-export const PRESENCE_ECHO_MIN_MS = 1_000;
+/**
+ * Answer the presence of a peer we have no session with (a newcomer, a restarted node) with ours, so
+ * it learns us at once; at most once per this interval, later rather than never.
+ */
+export const PRESENCE_ECHO_MIN_MS = 250;
 
 export type Log = (line: string) => void;
 
@@ -64,6 +67,7 @@ export class ConfluxNode {
   /** Sent in every presence; drawn anew whenever this node drops all its sessions (see peer-manager.ts). */
   #epoch = randomEpoch();
   #announce: () => void = () => {};
+  #echoTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     readonly config: ConfluxConfig,
@@ -112,33 +116,16 @@ export class ConfluxNode {
       cache: new CertificateCache(),
     };
 
-    // Control channel to Master; credentials follow Guardian's renewals.
-    const connection = await ControlConnection.connect({
+    // Control channel to Master, connecting while the packet plane starts (it needs neither).
+    const connecting = ControlConnection.connect({
       servers: credentials.masters,
       caPem: credentials.caBundle,
       credentials: controlCredentials(credentials, this.state),
       name: `conflux-${this.nodeIdHex.slice(0, 12)}`,
       inboxPrefix: Subjects.inboxPrefix(this.nodeIdHex),
     });
-    this.#cleanups.push(() => connection.close());
-    phase("nats");
-    this.channel = new ControlChannel({ identity: this.state.identity, connection });
-    const renewer = new CredentialRenewer({
-      endpoint: guardian,
-      keys: this.state.keys,
-      credentials,
-      onError: (e) => this.log(`credential renewal failed (will retry): ${String(e)}`),
-    });
-    renewer.onRenewed((c) => {
-      this.credentials = c;
-      this.state.saveCredentials(c);
-      void connection
-        .renew(controlCredentials(c, this.state))
-        .catch((e) => this.log(`NATS renew: ${String(e)}`));
-      this.log(`credentials renewed, valid until ${new Date(c.expiresAt).toISOString()}`);
-    });
-    renewer.start();
-    this.#cleanups.push(() => renewer.stop());
+    connecting.catch(() => {}); // a failure is thrown where it is awaited, below
+    this.#cleanups.push(async () => (await connecting.catch(() => undefined))?.close());
 
     // Packet plane: TUN + native data plane.
     const ipv4 = formatIPv4(certificate.ipv4);
@@ -164,6 +151,27 @@ export class ConfluxNode {
     }
     phase("dataplane");
     this.io = dp;
+
+    // Credentials follow Guardian's renewals.
+    const connection = await connecting;
+    phase("nats");
+    this.channel = new ControlChannel({ identity: this.state.identity, connection });
+    const renewer = new CredentialRenewer({
+      endpoint: guardian,
+      keys: this.state.keys,
+      credentials,
+      onError: (e) => this.log(`credential renewal failed (will retry): ${String(e)}`),
+    });
+    renewer.onRenewed((c) => {
+      this.credentials = c;
+      this.state.saveCredentials(c);
+      void connection
+        .renew(controlCredentials(c, this.state))
+        .catch((e) => this.log(`NATS renew: ${String(e)}`));
+      this.log(`credentials renewed, valid until ${new Date(c.expiresAt).toISOString()}`);
+    });
+    renewer.start();
+    this.#cleanups.push(() => renewer.stop());
 
     // Handshakes and peers.
     const publicIp = () => connection.nc.info?.client_ip;
@@ -209,19 +217,15 @@ export class ConfluxNode {
       else this.driver.receive(d, from, Date.now());
     });
 
+    this.#announce = () => void this.#publishPresence(certificate.bytes, dp.port);
+
     // Subscriptions: presence (learn keys from the certificate inside), signalling, revocations, admin.
     this.channel.subscribe(
       Subjects.presenceAll,
       (m) => {
         const p = decodePresence(m.body);
         const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch);
-        if (
-          peer &&
-          Date.now() - this.#lastPresence > PRESENCE_ECHO_MIN_MS &&
-          peer.established === undefined
-        ) {
-          void this.#publishPresence(certificate.bytes, dp.port);
-        }
+        if (peer && peer.established === undefined) this.#echoPresence();
       },
       {
         learn: (_sender, env) => {
@@ -269,8 +273,6 @@ export class ConfluxNode {
     });
     admin.start();
     this.#cleanups.push(() => admin.stop());
-
-    this.#announce = () => void this.#publishPresence(certificate.bytes, dp.port);
 
     // Multi-hop paths for destinations without a direct session (second TUN, routing agent).
     if (this.tun) {
@@ -325,6 +327,20 @@ export class ConfluxNode {
     this.#cleanups.push(() => local.stop());
     phase("rest");
     this.log(`started in ms: ${phases.join(", ")}`);
+  }
+
+  /** Publishes our presence now, or once PRESENCE_ECHO_MIN_MS after the last one (coalesced). */
+  #echoPresence(): void {
+    if (this.#echoTimer !== undefined) return;
+    const wait = this.#lastPresence + PRESENCE_ECHO_MIN_MS - Date.now();
+    if (wait <= 0) {
+      this.#announce();
+      return;
+    }
+    this.#echoTimer = setTimeout(() => {
+      this.#echoTimer = undefined;
+      if (!this.#stopping) this.#announce();
+    }, wait);
   }
 
   async #publishPresence(cert: Uint8Array, port: number): Promise<void> {
