@@ -92,6 +92,20 @@ async function run(
   }
 }
 
+function pair(a: TestNode, b: TestNode): Map<string, TestNode> {
+  return new Map([
+    [a.idHex, a],
+    [b.idHex, b],
+  ]);
+}
+
+function byEndpoint(a: TestNode, b: TestNode): Map<string, TestNode> {
+  return new Map([
+    [endpointKey(a.ep), a],
+    [endpointKey(b.ep), b],
+  ]);
+}
+
 /** The same node after a restart: same identity and certificate, fresh session state. */
 function rebuild(old: TestNode, wire: FakeIO["wire"], signals: unknown[], now: number): TestNode {
   return makeNode("", old.ep, wire, signals, now, old.identity, old.certificate);
@@ -188,58 +202,49 @@ describe("peer manager", () => {
     expect(b.io.peers.size).toBe(0);
   });
 
-  test("a presence under a new epoch (peer restarted) tears the session down and re-establishes it", async () => {
-    const wire: FakeIO["wire"] = [];
-    const signals: { from: string; to: string; sig: never }[] = [];
-    const now = Date.now();
-    const a = makeNode("100.64.0.20", { ip: "198.18.0.20", port: 7000 }, wire, signals, now);
-    const b0 = makeNode("100.64.0.21", { ip: "198.18.0.21", port: 7000 }, wire, signals, now);
-    a.manager.onPresence(b0.certificate.bytes, now, 1);
-    b0.manager.onPresence(a.certificate.bytes, now, 9);
-    await run(
-      new Map([
-        [a.idHex, a],
-        [b0.idHex, b0],
-      ]),
-      new Map([
-        [endpointKey(a.ep), a],
-        [endpointKey(b0.ep), b0],
-      ]),
-      signals,
-      wire,
-    );
-    expect(a.io.peers.size).toBe(1);
-    const oldKey = [...a.io.peers.values()][0]!.sendKey;
+  for (const restarter of ["higher", "lower"] as const) {
+    test(`a presence under a new epoch (the ${restarter}-id peer restarted) re-establishes the session at once`, async () => {
+      const wire: FakeIO["wire"] = [];
+      const signals: { from: string; to: string; sig: never }[] = [];
+      const now = Date.now();
+      const x = makeNode("100.64.0.20", { ip: "198.18.0.20", port: 7000 }, wire, signals, now);
+      const y = makeNode("100.64.0.21", { ip: "198.18.0.21", port: 7000 }, wire, signals, now);
+      const [lo, hi] = x.idHex < y.idHex ? [x, y] : [y, x];
+      const [o, r0] = restarter === "higher" ? [lo, hi] : [hi, lo]; // observer, restarting node
+      o.manager.onPresence(r0.certificate.bytes, now, 1);
+      r0.manager.onPresence(o.certificate.bytes, now, 9);
+      await run(pair(o, r0), byEndpoint(o, r0), signals, wire);
+      expect(o.io.peers.size).toBe(1);
+      const oldKey = [...o.io.peers.values()][0]!.sendKey;
 
-    // The same presence again (periodic) changes nothing.
-    a.manager.onPresence(b0.certificate.bytes, Date.now(), 1);
-    expect(a.manager.counters.peerEpochChanges).toBe(0);
-    expect(a.io.peers.size).toBe(1);
+      // The same presence again (periodic) changes nothing.
+      o.manager.onPresence(r0.certificate.bytes, Date.now(), 1);
+      expect(o.manager.counters.peerEpochChanges).toBe(0);
+      expect(o.io.peers.size).toBe(1);
 
-    // b restarts: same identity and certificate, no session keys, a new epoch.
-    const b = rebuild(b0, wire, signals, now);
-    b.manager.onPresence(a.certificate.bytes, Date.now(), 9);
-    a.manager.onPresence(b.certificate.bytes, Date.now(), 2);
-    expect(a.manager.counters.peerEpochChanges).toBe(1);
-    expect(a.io.peers.size).toBe(0); // torn down at once, not after DEAD_AFTER_MS
-    await run(
-      new Map([
-        [a.idHex, a],
-        [b.idHex, b],
-      ]),
-      new Map([
-        [endpointKey(a.ep), a],
-        [endpointKey(b.ep), b],
-      ]),
-      signals,
-      wire,
-    );
-    expect(a.io.peers.size).toBe(1);
-    expect(b.io.peers.size).toBe(1);
-    const pa = [...a.io.peers.values()][0]!;
-    expect(pa.sendKey).toEqual([...b.io.peers.values()][0]!.recvKey);
-    expect(pa.sendKey).not.toEqual(oldKey);
-  });
+      // The peer restarts: same identity and certificate, no session keys, a new epoch.
+      const r = rebuild(r0, wire, signals, now);
+      r.manager.onPresence(o.certificate.bytes, Date.now(), 9);
+      o.manager.onPresence(r.certificate.bytes, Date.now(), 2);
+      expect(o.manager.counters.peerEpochChanges).toBe(1);
+      expect(o.io.peers.size).toBe(0); // torn down at once, not after DEAD_AFTER_MS
+      if (restarter === "higher") {
+        // The observer offers, so it re-dials the endpoint that worked: no signalling needed.
+        expect(o.manager.counters.redials).toBe(1);
+        expect(o.driver.isDialling(r.idHex)).toBe(true);
+        signals.length = 0;
+        await run(pair(o, r), byEndpoint(o, r), [], wire);
+      } else {
+        expect(o.manager.counters.redials).toBe(0);
+        await run(pair(o, r), byEndpoint(o, r), signals, wire);
+      }
+      expect(o.io.peers.size).toBe(1);
+      expect(r.io.peers.size).toBe(1);
+      const po = [...o.io.peers.values()][0]!;
+      expect(po.sendKey).toEqual([...r.io.peers.values()][0]!.recvKey);
+      expect(po.sendKey).not.toEqual(oldKey);
+    });
+  }
 
   test("presence with a certificate from another realm is refused", () => {
     const other = Identity.generate();

@@ -10,7 +10,8 @@
  * know yet would be dropped). Liveness: keepalives every KEEPALIVE_MS; a session that has received
  * nothing for DEAD_AFTER_MS is torn down and offered again. A presence whose epoch differs from the
  * last one seen means the peer lost its session keys (it restarted, or dropped every session): the
- * session is torn down at once and offered again, instead of after DEAD_AFTER_MS of silence.
+ * session is torn down at once and offered again, instead of after DEAD_AFTER_MS of silence;
+ * the offerer also re-dials the peer's last endpoint at once.
  */
 
 import { formatIPv6 } from "../../anchor/address6.ts";
@@ -18,8 +19,8 @@ import type { Certificate } from "../../anchor/certificate.ts";
 import { formatIPv4 } from "../../anchor/certificate.ts";
 import { verifyCertificate } from "../../anchor/certificate-verify.ts";
 import type { Established, PeerPolicy } from "../../anchor/handshake.ts";
-import type { SessionKeys } from "../../anchor/session-keys.ts";
 import { MsgType } from "../../anchor/message-type.ts";
+import type { SessionKeys } from "../../anchor/session-keys.ts";
 import type { Endpoint } from "../../ffi/udp.ts";
 import type { Signal } from "./discovery-messages.ts";
 import { endpointKey, type HandshakeDriver } from "./handshake-driver.ts";
@@ -86,6 +87,7 @@ export class PeerManager {
     sessionsTornDown: 0,
     roamed: 0,
     peerEpochChanges: 0,
+    redials: 0,
   };
   readonly #o: PeerManagerOptions;
   readonly #log: (line: string) => void;
@@ -123,7 +125,14 @@ export class PeerManager {
         // The peer's keys for our session are gone: every packet we sealed would be dropped.
         this.counters.peerEpochChanges++;
         this.#o.driver.cancel(idHex);
+        const last = peer.endpoint;
         this.#teardown(peer, "peer restarted or reset its sessions");
+        // The offerer dials the endpoint that just worked at once (both NAT mappings are most
+        // likely still open); the offer still follows on the next tick, for fresh candidates.
+        if (last && this.#o.selfIdHex < idHex) {
+          this.counters.redials++;
+          this.#o.driver.dial(peer.cert, idHex, [last], now);
+        }
       }
       peer.epoch = epoch;
     }
@@ -296,7 +305,9 @@ export class PeerManager {
   #maybeOffer(peer: PeerRecord, now: number): void {
     if (peer.blocked || peer.established !== undefined) return;
     if (this.#o.selfIdHex > peer.idHex) return; // the lower id offers
-    if (this.#o.driver.isDialling(peer.idHex) || now - peer.lastOfferAt < OFFER_RETRY_MS) return;
+    // A dial with no offer behind it (a re-dial after a restart) does not hold the offer back.
+    if (this.#o.driver.isDialling(peer.idHex) && peer.lastOfferAt > 0) return;
+    if (now - peer.lastOfferAt < OFFER_RETRY_MS) return;
     peer.lastOfferAt = now;
     peer.offerSession = (Math.random() * 0x100000000) >>> 0;
     void this.#o.signaller
