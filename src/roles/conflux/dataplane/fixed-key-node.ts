@@ -5,6 +5,7 @@
  *
  *   fixed-key-node --side a|b --tun NAME --overlay 100.64.9.1/24 --peer-overlay 100.64.9.2
  *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S] [--offload]
+ *                  [--socket-buffer BYTES]
  *
  * Prints `ready <json>` once forwarding, and `counters <json>` on exit.
  */
@@ -25,6 +26,7 @@ interface Args {
   mtu: number;
   seed: string;
   offload: boolean;
+  socketBuffer: number | undefined;
 }
 
 function hostPort(s: string | undefined, what: string): { ip: string; port: number } {
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]): Args {
     mtu: Number(get("mtu") ?? 1420),
     seed: get("seed") ?? "veilnet-fixed-test-keys",
     offload: argv.includes("--offload"),
+    socketBuffer: get("socket-buffer") === undefined ? undefined : Number(get("socket-buffer")),
   };
 }
 
