@@ -1,36 +1,30 @@
 /**
  * Link RTTs to neighbours, measured with link probes (cell-links.ts) and filtered by a windowed
  * minimum. On links of a fraction of a millisecond, one echo mostly measures how long either
- * node's event loop was busy (a node verifying certificates or running KEMs stalls for tens of
- * milliseconds), and the agent checks every claim a neighbour makes about this node against the
- * link RTT, with a 2 ms slack: one stalled echo would make an honest neighbour look like a liar.
- * So a new link is probed WARMUP_PROBES times before the agent hears of it (with the minimum as
- * its first sample), every neighbour is probed every BACKGROUND_MS, and the agent's own link
- * probes are answered with the minimum over the last WINDOW_MS.
+ * node's event loop was busy (a node starting up, verifying certificates or running KEMs stalls
+ * for tens to hundreds of milliseconds on a loaded machine), and the agent checks every claim a
+ * neighbour makes about this node against the link RTT with a 2 ms slack: an inflated sample makes
+ * an honest neighbour look like a liar for the suspicion half-life (15 min). So every neighbour is
+ * probed in the background, and the agent's link probes are answered only once MIN_SAMPLES echoes
+ * are in the window, with their minimum; until then the agent ranks by its placeholder link cost.
  */
 
 /* Implementation constants */
-export const WARMUP_PROBES = 6;
-export const WARMUP_SPACING_MS = 150;
-export const BACKGROUND_MS = 5_000;
+export const BACKGROUND_MS = 2_000;
 export const WINDOW_MS = 60_000;
+export const MIN_SAMPLES = 8;
 const ECHO_TIMEOUT_MS = 2_000;
 const MAX_SAMPLES = 64;
 
 interface Neighbour {
   readonly peerIdHex: string;
-  readonly upAt: number;
-  warmupSent: number;
   nextAt: number;
-  announced: boolean;
   readonly samples: { at: number; ms: number }[];
 }
 
 export interface LinkRttOptions {
   /** Sends a link probe with `token`; false if it could not be sent. */
   readonly probe: (peerIdHex: string, token: bigint, now: number) => boolean;
-  /** A new link finished its warm-up: `rttMs` is NaN when no echo came back. */
-  readonly onReady: (peerIdHex: string, rttMs: number, now: number) => void;
 }
 
 export class LinkRtt {
@@ -47,10 +41,7 @@ export class LinkRtt {
   up(peerIdHex: string, now: number): void {
     this.#n.set(peerIdHex, {
       peerIdHex,
-      upAt: now,
-      warmupSent: 0,
       nextAt: now,
-      announced: false,
       samples: [],
     });
   }
@@ -59,17 +50,18 @@ export class LinkRtt {
     this.#n.delete(peerIdHex);
   }
 
-  isReady(peerIdHex: string): boolean {
-    return this.#n.get(peerIdHex)?.announced ?? false;
-  }
-
-  /** Minimum RTT over the window, NaN if none. */
+  /** Minimum RTT over the window; NaN until MIN_SAMPLES echoes are in it. */
   minMs(peerIdHex: string, now: number): number {
     const n = this.#n.get(peerIdHex);
     if (!n) return Number.NaN;
     let best = Number.POSITIVE_INFINITY;
-    for (const s of n.samples) if (now - s.at <= WINDOW_MS) best = Math.min(best, s.ms);
-    return Number.isFinite(best) ? best : Number.NaN;
+    let k = 0;
+    for (const s of n.samples) {
+      if (now - s.at > WINDOW_MS) continue;
+      k++;
+      best = Math.min(best, s.ms);
+    }
+    return k >= MIN_SAMPLES ? best : Number.NaN;
   }
 
   echo(token: bigint, now: number): void {
@@ -86,23 +78,12 @@ export class LinkRtt {
   tick(now: number): void {
     for (const [t, f] of this.#inFlight) if (now - f.at > ECHO_TIMEOUT_MS) this.#inFlight.delete(t);
     for (const n of this.#n.values()) {
-      if (now >= n.nextAt) {
-        const warm = n.warmupSent < WARMUP_PROBES;
-        n.nextAt = now + (warm ? WARMUP_SPACING_MS : BACKGROUND_MS);
-        if (warm) n.warmupSent++;
-        const token = this.#token++;
-        if (this.#o.probe(n.peerIdHex, token, now)) {
-          this.counters.probes++;
-          this.#inFlight.set(token, { peerIdHex: n.peerIdHex, at: now });
-        }
-      }
-      if (
-        !n.announced &&
-        n.warmupSent >= WARMUP_PROBES &&
-        now - n.upAt >= (WARMUP_PROBES + 1) * WARMUP_SPACING_MS
-      ) {
-        n.announced = true;
-        this.#o.onReady(n.peerIdHex, this.minMs(n.peerIdHex, now), now);
+      if (now < n.nextAt) continue;
+      n.nextAt = now + BACKGROUND_MS;
+      const token = this.#token++;
+      if (this.#o.probe(n.peerIdHex, token, now)) {
+        this.counters.probes++;
+        this.#inFlight.set(token, { peerIdHex: n.peerIdHex, at: now });
       }
     }
   }

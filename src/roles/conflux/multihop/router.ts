@@ -120,7 +120,6 @@ export class MultiHop {
     });
     this.rtt = new LinkRtt({
       probe: (peer, token, t) => this.links.probe(peer, token, t),
-      onReady: (peer, ms, t) => this.#linkReady(peer, ms, t),
     });
     this.paths = new PathService({
       identity: o.identity,
@@ -181,16 +180,10 @@ export class MultiHop {
       this.tun.unroute(e.ipv4);
       this.tun.unroute(e.ipv6);
       this.rtt.up(e.idHex, now);
+      this.agent.onLinkUp(e.id, now);
+      const s = this.board.fullSummary(e.id);
+      if (s) this.agent.onNeighbourSummary(s, now);
     }
-  }
-
-  /** A new link finished its RTT warm-up: now the agent hears of it. */
-  #linkReady(idHex: string, ms: number, now: number): void {
-    const e = this.dir.byHex(idHex);
-    if (!e || !this.links.linkOf(idHex)) return;
-    this.agent.onLinkUp(e.id, now, Number.isNaN(ms) ? undefined : ms);
-    const s = this.board.fullSummary(e.id);
-    if (s) this.agent.onNeighbourSummary(s, now);
   }
 
   onLinkDown(idHex: string): void {
@@ -335,7 +328,7 @@ export class MultiHop {
     }
     const now = wallMs();
     this.board.apply(s, now);
-    if (this.rtt.isReady(e.idHex)) {
+    if (this.links.linkOf(e.idHex)) {
       const full = this.board.fullSummary(e.id);
       if (full) this.agent.onNeighbourSummary(full, now);
     }
