@@ -6,7 +6,7 @@
  * Which veilnet runs: `dist/veilnet` when it exists and is newer than every file under src/ (the
  * code under test is then exactly what was compiled), otherwise `bun src/cli.ts` from this checkout
  * — so the tests work whether or not `./compile.sh` ran. `VEILNET_E2E_COMMAND=binary|source`
- * forces one of the two.
+ * forces one of the two; an absolute path runs that executable.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -31,6 +31,7 @@ export function veilnetCommand(): VeilnetCommand {
   const source: VeilnetCommand = { argv: [process.execPath, join(ROOT, "src", "cli.ts")], kind: "source" };
   const forced = process.env.VEILNET_E2E_COMMAND;
   if (forced === "source") return source;
+  if (forced?.startsWith("/")) return { argv: [forced], kind: "binary" };
   let built: number;
   try {
     built = statSync(binary).mtimeMs;
