@@ -116,7 +116,10 @@ export class Builds {
         return;
       }
       hops = r.hops;
-      claims = r.claimsMs;
+      // The hops' claims are not handed to the agent's build check: prefix RTTs timed in a
+      // JavaScript event loop include stalls of tens of ms at any hop, which made honest hops
+      // "inconsistent" (suspected for the 15-min half-life). Choice rests on path probes instead.
+      claims = r.claimsMs.map((_, i) => (i === r.claimsMs.length - 1 ? 0 : Number.NaN));
     }
     if (hops.length < 2) {
       // A one-hop route is the direct link session, which the native data plane carries.
