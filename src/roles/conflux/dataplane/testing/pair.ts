@@ -43,11 +43,12 @@ async function waitLine(node: Node, prefix: string, ms: number): Promise<string>
 }
 
 /** `node` is the command that runs fixed-key-node (a compiled binary or `bun file.ts`). */
+/** `extra` holds flags for both nodes, or per side (`{ a, b }`) to mix configurations. */
 export async function startPair(
   node: string[],
   subnet: number,
   mtu = 1420,
-  extra: string[] = [],
+  extra: string[] | { a: string[]; b: string[] } = [],
 ): Promise<Pair> {
   const p = runPrefix("vdp");
   const nsA = `${p}a`;
@@ -93,7 +94,8 @@ export async function startPair(
         "--peer",
         `198.18.${subnet}.${peer}:51900`,
       ];
-      procs.push(spawnNode(["ip", "netns", "exec", ns, ...node, ...args, ...extra]));
+      const flags = Array.isArray(extra) ? extra : extra[side];
+      procs.push(spawnNode(["ip", "netns", "exec", ns, ...node, ...args, ...flags]));
     }
     for (const n of procs) await waitLine(n, "ready ", 20_000);
   } catch (e) {
