@@ -119,6 +119,14 @@ static u16 bswap16(u32 x) { return (u16)(((x & 0xff) << 8) | ((x >> 8) & 0xff));
 static u64 pseudo4(const u8 *ip, u32 tcp_len) {
   return csum_raw(ip + 12, 8, 0) + bswap16(6) + bswap16(tcp_len);
 }
+/* IPv6 pseudo-header sum (no extension headers) for a TCP segment of `tcp_len` bytes. */
+static u64 pseudo6(const u8 *ip, u32 tcp_len) {
+  return csum_raw(ip + 8, 32, 0) + bswap16(6) + bswap16(tcp_len);
+}
+/* Pseudo-header sum of either family: `l3` is 20 (IPv4 without options) or 40 (IPv6). */
+static u64 pseudo_tcp(const u8 *ip, u32 l3, u32 tcp_len) {
+  return l3 == 40 ? pseudo6(ip, tcp_len) : pseudo4(ip, tcp_len);
+}
 static void ip4_checksum(u8 *ip, u32 ihl) {
   ip[10] = 0; ip[11] = 0;
   *(u16 *)(ip + 10) = (u16)~csum_fold(csum_raw(ip, ihl, 0));
@@ -129,6 +137,7 @@ static void ip4_checksum(u8 *ip, u32 ihl) {
 #define VNET_F_NEEDS_CSUM 1
 #define VNET_GSO_NONE 0
 #define VNET_GSO_TCPV4 1
+#define VNET_GSO_TCPV6 4
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
@@ -444,7 +453,7 @@ static void tx_keepalives(tx_t *t) {
 }
 
 /* Offload mode: one TUN read is a virtio_net_hdr plus either a plain packet (maybe with its
- * checksum left to us) or a TCPv4 super-packet that we split into MSS-sized segments, each a
+ * checksum left to us) or a TCPv4/TCPv6 super-packet that we split into MSS-sized segments, each a
  * complete IP packet, sealed separately. Returns the new number of queued messages. */
 static int tx_super(tx_t *t, int n, u32 r) {
   if (r < VNET + 20) { CNT(t->sh, CNT_DROP_TX_MALFORMED)++; return n; }
@@ -459,8 +468,11 @@ static int tx_super(tx_t *t, int n, u32 r) {
     memcpy(t->bufs + (u64)n * t->slot_size + HDR, pkt, len);
     return n + tx_packet(t, n, len);
   }
-  u32 ihl = (pkt[0] & 15) * 4;
-  if (gso != VNET_GSO_TCPV4 || (pkt[0] >> 4) != 4 || ihl < 20 || cs_start != ihl || len < ihl + 20 || mss == 0) {
+  /* `ihl` is the network header length: IPv4 (options allowed) or IPv6 without extensions. */
+  int v6 = gso == VNET_GSO_TCPV6;
+  u32 ihl = v6 ? 40 : (pkt[0] & 15) * 4;
+  if ((gso != VNET_GSO_TCPV4 && !v6) || (pkt[0] >> 4) != (v6 ? 6 : 4) || (v6 && pkt[6] != 6) || ihl < 20 ||
+      cs_start != ihl || len < ihl + 20 || mss == 0) {
     CNT(t->sh, CNT_DROP_TX_MALFORMED)++;
     return n;
   }
@@ -478,9 +490,13 @@ static int tx_super(tx_t *t, int n, u32 r) {
     u32 tot = hdrlen + chunk;
     memcpy(seg, pkt, hdrlen);
     memcpy(seg + hdrlen, pkt + hdrlen + off, chunk);
-    wr16be(seg + 2, tot);
-    wr16be(seg + 4, id0 + i);
-    ip4_checksum(seg, ihl);
+    if (v6) {
+      wr16be(seg + 4, tot - 40);
+    } else {
+      wr16be(seg + 2, tot);
+      wr16be(seg + 4, id0 + i);
+      ip4_checksum(seg, ihl);
+    }
     u8 *tcp = seg + ihl;
     wr32be(tcp + 4, seq0 + off);
     u32 fl = flags0;
@@ -488,7 +504,8 @@ static int tx_super(tx_t *t, int n, u32 r) {
     if (i > 0) fl &= ~TCP_CWR;
     tcp[13] = (u8)fl;
     tcp[16] = 0; tcp[17] = 0;
-    *(u16 *)(tcp + 16) = (u16)~csum_fold(csum_raw(tcp, tot - ihl, pseudo4(seg, tot - ihl)));
+    u64 ph = v6 ? pseudo6(seg, tot - ihl) : pseudo4(seg, tot - ihl);
+    *(u16 *)(tcp + 16) = (u16)~csum_fold(csum_raw(tcp, tot - ihl, ph));
     n += tx_packet(t, n, tot);
   }
   t->in_super = 0;
@@ -559,7 +576,7 @@ typedef struct {
   struct mmsghdr msgs[BATCH];
   int offload;                 /* TUN has IFF_VNET_HDR; socket has UDP_GRO; coalesce TCP */
   u8 *pend;                    /* VNET + MAX_SUPER: the TCP run being coalesced */
-  u32 pend_len, pend_segs, pend_mss, pend_hdrlen, pend_next_seq;
+  u32 pend_len, pend_segs, pend_mss, pend_hdrlen, pend_next_seq, pend_l3;
   int pend_closed;
   rx_key_t keys[MAX_PEERS * 2];
 } rx_t;
@@ -730,18 +747,22 @@ static void rx_write(rx_t *r, const u8 *p, u32 len) {
 static void rx_flush_pending(rx_t *r) {
   if (!r->pend_len) return;
   u8 *v = r->pend, *ip = r->pend + VNET;
+  u32 l3 = r->pend_l3;
   memset(v, 0, VNET);
   if (r->pend_segs > 1) {
-    u32 ihl = 20, tcp_len = r->pend_len - ihl;
-    wr16be(ip + 2, r->pend_len);
-    ip4_checksum(ip, ihl);
-    u8 *tcp = ip + ihl;
-    *(u16 *)(tcp + 16) = csum_fold(pseudo4(ip, tcp_len));
+    u32 tcp_len = r->pend_len - l3;
+    if (l3 == 40) {
+      wr16be(ip + 4, tcp_len);
+    } else {
+      wr16be(ip + 2, r->pend_len);
+      ip4_checksum(ip, l3);
+    }
+    *(u16 *)(ip + l3 + 16) = csum_fold(pseudo_tcp(ip, l3, tcp_len));
     v[0] = VNET_F_NEEDS_CSUM;
-    v[1] = VNET_GSO_TCPV4;
+    v[1] = l3 == 40 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
     wr16le(v + 2, r->pend_hdrlen);
     wr16le(v + 4, r->pend_mss);
-    wr16le(v + 6, ihl);
+    wr16le(v + 6, l3);
     wr16le(v + 8, 16);
     CNT(r->sh, CNT_RX_COALESCED_WRITES)++;
   }
@@ -749,46 +770,52 @@ static void rx_flush_pending(rx_t *r) {
   r->pend_len = 0;
 }
 
-/* Offload mode delivery: TCPv4 data segments join a run (as the kernel's tcp_gro_receive
- * would), everything else is written at once behind a zero virtio_net_hdr. `pkt` has at least
- * VNET writable bytes in front of it (the spent transport header). */
+/* Offload mode delivery: TCP data segments (IPv4 without options or fragments, IPv6 without
+ * extension headers) join a run as the kernel's tcp_gro_receive would; everything else is written
+ * at once behind a zero virtio_net_hdr. `pkt` has at least VNET writable bytes in front of it
+ * (the spent transport header). */
 static void rx_deliver_offload(rx_t *r, u8 *pkt, u32 len) {
-  u32 hdrlen = 0, payload = 0;
-  int cand = len >= 40 && pkt[0] == 0x45 && pkt[9] == 6 && (rd16be(pkt + 6) & 0x3fff) == 0;
-  if (cand) {
-    hdrlen = 20 + (pkt[32] >> 4) * 4;
-    u32 fl = pkt[33];
-    cand = hdrlen >= 40 && hdrlen < len && (fl & TCP_ACK) && !(fl & ~(TCP_ACK | TCP_PSH));
+  u32 l3 = 0, hdrlen = 0, payload = 0;
+  if (len >= 40 && pkt[0] == 0x45 && pkt[9] == 6 && (rd16be(pkt + 6) & 0x3fff) == 0) l3 = 20;
+  else if (len >= 60 && (pkt[0] >> 4) == 6 && pkt[6] == 6) l3 = 40;
+  if (l3) {
+    u8 *tcp = pkt + l3;
+    hdrlen = l3 + (tcp[12] >> 4) * 4;
+    u32 fl = tcp[13];
+    if (hdrlen < l3 + 20 || hdrlen >= len || !(fl & TCP_ACK) || (fl & ~(TCP_ACK | TCP_PSH))) l3 = 0;
     payload = len - hdrlen;
   }
-  if (!cand) {
+  if (!l3) {
     rx_flush_pending(r);
     memset(pkt - VNET, 0, VNET);
     rx_write(r, pkt - VNET, len + VNET);
     return;
   }
-  u8 *pip = r->pend + VNET;
-  if (r->pend_len && !r->pend_closed && r->pend_segs < MAX_COALESCE && r->pend_len + payload <= MAX_SUPER &&
-      payload <= r->pend_mss && hdrlen == r->pend_hdrlen && rd32be(pkt + 24) == r->pend_next_seq &&
-      pkt[1] == pip[1] && pkt[8] == pip[8] && (pkt[6] & 0x40) == (pip[6] & 0x40) &&
-      memcmp(pkt + 12, pip + 12, 8) == 0 && memcmp(pkt + 20, pip + 20, 4) == 0 &&
-      memcmp(pkt + 28, pip + 28, 4) == 0 && memcmp(pkt + 40, pip + 40, hdrlen - 40) == 0) {
+  u8 *pip = r->pend + VNET, *tcp = pkt + l3, *ptcp = pip + l3;
+  int same_l3 = l3 == 20
+    ? pkt[1] == pip[1] && pkt[8] == pip[8] && (pkt[6] & 0x40) == (pip[6] & 0x40) && memcmp(pkt + 12, pip + 12, 8) == 0
+    : memcmp(pkt, pip, 4) == 0 && pkt[7] == pip[7] && memcmp(pkt + 8, pip + 8, 32) == 0;
+  if (r->pend_len && !r->pend_closed && r->pend_l3 == l3 && r->pend_segs < MAX_COALESCE &&
+      r->pend_len + payload <= MAX_SUPER && payload <= r->pend_mss && hdrlen == r->pend_hdrlen &&
+      rd32be(tcp + 4) == r->pend_next_seq && same_l3 && memcmp(tcp, ptcp, 4) == 0 &&
+      memcmp(tcp + 8, ptcp + 8, 4) == 0 && memcmp(tcp + 20, ptcp + 20, hdrlen - l3 - 20) == 0) {
     memcpy(pip + r->pend_len, pkt + hdrlen, payload);
     r->pend_len += payload;
     r->pend_segs++;
     r->pend_next_seq += payload;
-    if (pkt[33] & TCP_PSH) { pip[33] |= TCP_PSH; r->pend_closed = 1; }
+    if (tcp[13] & TCP_PSH) { ptcp[13] |= TCP_PSH; r->pend_closed = 1; }
     if (payload < r->pend_mss) r->pend_closed = 1;
     return;
   }
   rx_flush_pending(r);
   memcpy(pip, pkt, len);
   r->pend_len = len;
+  r->pend_l3 = l3;
   r->pend_segs = 1;
   r->pend_mss = payload;
   r->pend_hdrlen = hdrlen;
-  r->pend_next_seq = rd32be(pkt + 24) + payload;
-  r->pend_closed = (pkt[33] & TCP_PSH) != 0;
+  r->pend_next_seq = rd32be(tcp + 4) + payload;
+  r->pend_closed = (tcp[13] & TCP_PSH) != 0;
 }
 
 /* Handles one datagram; returns 1 if it went to the control ring. */

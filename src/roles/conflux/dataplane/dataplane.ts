@@ -22,7 +22,15 @@ import {
   setSockOptInt,
   signalEventFd,
 } from "../../../ffi/libc.ts";
-import { IFF_VNET_HDR, openTun, TUN_F_CSUM, TUN_F_TSO4, type Tun, tunFlags } from "../../../ffi/tun.ts";
+import {
+  IFF_VNET_HDR,
+  openTun,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  type Tun,
+  tunFlags,
+} from "../../../ffi/tun.ts";
 import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
 import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
@@ -47,8 +55,8 @@ import { workerUrl } from "./worker-url.ts";
 
 /* Implementation constants */
 export const DEFAULT_MTU = 1420;
-/** TUNSETOFFLOAD flags the data plane handles: checksum offload and TCPv4 segmentation. */
-export const DATAPLANE_TUN_OFFLOAD = TUN_F_CSUM | TUN_F_TSO4;
+/** TUNSETOFFLOAD flags the data plane handles: checksum offload, TCPv4 and TCPv6 segmentation. */
+export const DATAPLANE_TUN_OFFLOAD = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 export const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const WORKER_START_TIMEOUT_MS = 10_000;
 const WORKER_STOP_TIMEOUT_MS = 3_000;

@@ -5,6 +5,7 @@
  *
  *   fixed-key-node --side a|b --tun NAME --overlay 100.64.9.1/24 --peer-overlay 100.64.9.2
  *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S] [--offload]
+ *                  [--overlay6 fdXX::1/64 --peer-overlay6 fdXX::2]
  *                  [--socket-buffer BYTES]
  *
  * Prints `ready <json>` once forwarding, and `counters <json>` on exit.
@@ -27,6 +28,8 @@ interface Args {
   seed: string;
   offload: boolean;
   socketBuffer: number | undefined;
+  overlay6: string | undefined;
+  peerOverlay6: string | undefined;
 }
 
 function hostPort(s: string | undefined, what: string): { ip: string; port: number } {
@@ -57,6 +60,8 @@ function parseArgs(argv: string[]): Args {
     mtu: Number(get("mtu") ?? 1420),
     seed: get("seed") ?? "veilnet-fixed-test-keys",
     offload: argv.includes("--offload"),
+    overlay6: get("overlay6"),
+    peerOverlay6: get("peer-overlay6"),
     socketBuffer: get("socket-buffer") === undefined ? undefined : Number(get("socket-buffer")),
   };
 }
@@ -69,25 +74,30 @@ export async function runFixedKeyNode(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const other = a.side === "a" ? "b" : "a";
   const tun = a.offload ? openDataplaneTun(a.tun) : openTun({ name: a.tun });
-  const peerPrefix = parsePrefix(a.peerOverlay);
-  configureInterface(tun.name, { mtu: a.mtu, addresses: [a.overlay], up: true });
+  const addresses = a.overlay6 ? [a.overlay, a.overlay6] : [a.overlay];
+  configureInterface(tun.name, { mtu: a.mtu, addresses, up: true });
   const dp = await Dataplane.start({
     tunFd: tun.fd,
     mtu: a.mtu,
     udpPort: a.listen.port,
     bindAddress: a.listen.ip,
     offload: a.offload,
+    ...(a.socketBuffer ? { socketBuffer: a.socketBuffer } : {}),
   });
-  const peerCidr = `${a.peerOverlay.split("/")[0]}/${peerPrefix.family === 4 ? 32 : 128}`;
+  const host = (ip: string) => `${ip.split("/")[0]}/${parsePrefix(ip).family === 4 ? 32 : 128}`;
+  const peer4 = host(a.peerOverlay);
+  const peer6 = a.peerOverlay6 ? host(a.peerOverlay6) : undefined;
   dp.setPeer(0, {
     endpoint: a.peer,
     sendKey: derive(a.seed, `${a.side}->${other}`),
     sendReceiverIndex: a.side === "a" ? 0xb0000001 : 0xa0000001,
     recvKey: derive(a.seed, `${other}->${a.side}`),
     localIndex: a.side === "a" ? 0xa0000001 : 0xb0000001,
-    ...(peerPrefix.family === 4 ? { allowedSrcV4: peerCidr } : { allowedSrcV6: peerCidr }),
+    allowedSrcV4: peer4,
+    ...(peer6 ? { allowedSrcV6: peer6 } : {}),
   });
-  dp.route(peerCidr, 0);
+  dp.route(peer4, 0);
+  if (peer6) dp.route(peer6, 0);
   console.log(`ready ${JSON.stringify({ tun: tun.name, port: dp.port, pid: process.pid })}`);
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);

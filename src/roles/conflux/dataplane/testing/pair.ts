@@ -10,6 +10,8 @@ export interface Pair {
   readonly nsB: string;
   readonly overlayA: string;
   readonly overlayB: string;
+  readonly overlay6A: string;
+  readonly overlay6B: string;
   /** SIGTERMs both nodes, returns their final counters, deletes the namespaces. */
   down(): Promise<{ a: Record<string, number> | null; b: Record<string, number> | null }>;
 }
@@ -89,6 +91,10 @@ export async function startPair(
         `100.64.${subnet}.${me}/24`,
         "--peer-overlay",
         `100.64.${subnet}.${peer}`,
+        "--overlay6",
+        `fd5e:d9:${subnet}::${me}/64`,
+        "--peer-overlay6",
+        `fd5e:d9:${subnet}::${peer}`,
         "--listen",
         `198.18.${subnet}.${me}:51900`,
         "--peer",
@@ -103,7 +109,15 @@ export async function startPair(
     cleanup();
     throw e;
   }
-  return { nsA, nsB, overlayA, overlayB, down };
+  return {
+    nsA,
+    nsB,
+    overlayA,
+    overlayB,
+    overlay6A: `fd5e:d9:${subnet}::1`,
+    overlay6B: `fd5e:d9:${subnet}::2`,
+    down,
+  };
 }
 
 /**
