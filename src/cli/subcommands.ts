@@ -28,6 +28,11 @@ export const SUBCOMMANDS: Record<string, { description: string; load: () => Prom
     load: async () =>
       (await import("./status-command.ts")).localQueryCommand("routes", "multi-hop routes") as CommandDef,
   },
+  proxy: {
+    description:
+      "embedded node (no TUN, no root) forwarding TCP ports over the mesh: LOCAL=HOST:PORT, --expose",
+    load: async () => (await import("../roles/conflux/embedded/proxy-command.ts")).proxyCommand as CommandDef,
+  },
   counters: {
     description: "the local node's data-plane and handshake counters (drops by reason)",
     load: async () =>
