@@ -187,8 +187,10 @@ export class RouteBook extends RouteState {
         this.build(ds, now, "diverse");
         return;
       }
-      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) this.build(ds, now, "disjoint");
-      return;
+      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) {
+        this.build(ds, now, "disjoint");
+        return;
+      }
     }
     if (now >= ds.nextHintAt) {
       ds.nextHintAt = now + this.jit(p.hintBuildMs);
