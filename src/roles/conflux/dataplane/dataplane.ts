@@ -1,6 +1,6 @@
 /**
  * The Conflux packet data plane: TUN ⇄ AES-256-GCM transport ⇄ UDP, in two Workers running
- * native batched loops (see dataplane.c and docs in research/dataplane.md). This class is the
+ * native batched loops (see native/*.c and README.md). This class is the
  * main thread's control surface: peers, keys, routes, counters, the control-datagram path.
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * Compiles dataplane.c once per process with bun:ffi's `cc` (TinyCC) on the main thread —
+ * Compiles the native loops (native/*.c, one translation unit) once per process with bun:ffi's `cc` (TinyCC) on the main thread —
  * TinyCC is not thread-safe — and exposes the raw function pointers that the Workers bind with
  * `CFunction`. The C source travels inside the executable as text and is written to a private
  * 0700 directory first, because `cc` needs a real file (also inside `bun build --compile`).
@@ -9,9 +9,24 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadGlobalLibrary } from "../../../ffi/libc.ts";
-import source from "./dataplane.c" with { type: "text" };
 import { DataplaneUnavailableError } from "./errors.ts";
 import { nativeDefines } from "./layout.ts";
+import base from "./native/base.c" with { type: "text" };
+import route from "./native/route.c" with { type: "text" };
+import rx from "./native/rx.c" with { type: "text" };
+import rxDeliver from "./native/rx-deliver.c" with { type: "text" };
+import rxState from "./native/rx-state.c" with { type: "text" };
+import tx from "./native/tx.c" with { type: "text" };
+
+/** One translation unit, in dependency order (see native/base.c). */
+const SOURCES: readonly [string, string][] = [
+  ["base.c", base],
+  ["route.c", route],
+  ["tx.c", tx],
+  ["rx-state.c", rxState],
+  ["rx-deliver.c", rxDeliver],
+  ["rx.c", rx],
+];
 
 const SYMBOLS = {
   dp_tx_new: { args: ["ptr", "i32", "i32", "i32", "u32", "i32"], returns: "ptr" },
@@ -37,6 +52,7 @@ function compile() {
   const dir = mkdtempSync(join(tmpdir(), "veilnet-dp-"));
   try {
     const file = join(dir, "dataplane.c");
+    const source = SOURCES.map(([name, text]) => `/* ==== ${name} ==== */\n${text}`).join("\n");
     writeFileSync(file, source, { mode: 0o600 });
     const lib = cc({ source: file, define: nativeDefines(), symbols: SYMBOLS });
     if (lib.symbols.dp_abi_check() !== 1) {
