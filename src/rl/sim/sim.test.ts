@@ -54,7 +54,7 @@ describe("simulator - determinism", () => {
     expect(a.hash).toBe(b.hash);
     expect(a.events).toBe(b.events);
     expect(runScenario({ ...tiny, seed: 2 }).hash).not.toBe(a.hash);
-  });
+  }, 120_000);
 });
 
 describe("simulator - a node advertising false low costs", () => {
