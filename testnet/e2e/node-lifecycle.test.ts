@@ -177,6 +177,19 @@ describe.skipIf(!isRoot)("node lifecycle end to end", () => {
       for (const t of last) if (t !== undefined) expect(t - t0).toBeLessThanOrEqual(CUT_OFF_MS);
       for (const p of peers)
         expect(peersOf(await d.demo.localStatus(p)).find((x) => x.id === id)?.state).toBe("blocked");
+
+      // A peer that starts after the revocation learns it from Guardian before it answers anyone.
+      const late = peers[0]!;
+      expect(await d.demo.stopNode(late)).toBe(0);
+      d.demo.startNode(late);
+      let revocations: unknown;
+      await until(30_000, async () => {
+        revocations = (await d.demo.localStatus(late))?.revocations;
+        return revocations !== undefined;
+      });
+      report(`${late} restarted after the revocation: its revocation set ${JSON.stringify(revocations)}`);
+      expect(revocations).toMatchObject({ entries: 1 });
+      await d.demo.waitForSessions(others(host), 30_000);
     }),
     90_000,
   );

@@ -14,6 +14,7 @@ import { RevocationSet } from "../../anchor/revocation.ts";
 import { ControlChannel, ControlConnection, Subjects } from "../../control/index.ts";
 import { closeTun, configureInterface, openTun, type Tun } from "../../ffi/index.ts";
 import { AdminResponder } from "../../guardian-api/admin-responder.ts";
+import { fetchRevocations } from "../../guardian-api/client.ts";
 import { CredentialRenewer } from "../../guardian-api/renewer.ts";
 import { fromB64u } from "../../guardian-api/signed-json.ts";
 import type { Credentials } from "../../guardian-api/wire.ts";
@@ -41,6 +42,8 @@ export const STARTUP_PRESENCE_MS = [1_000, 3_000, 7_000] as const;
  * it learns us at once; at most once per this interval, later rather than never.
  */
 export const PRESENCE_ECHO_MIN_MS = 250;
+/** How long start-up waits for Guardian's current revocation list before going on without it. */
+export const REVOCATION_FETCH_WAIT_MS = 3_000;
 
 export type Log = (line: string) => void;
 
@@ -68,6 +71,7 @@ export class ConfluxNode {
   #epoch = randomEpoch();
   #announce: () => void = () => {};
   #echoTimer: ReturnType<typeof setTimeout> | undefined;
+  #revoked: RevocationSet | undefined;
 
   private constructor(
     readonly config: ConfluxConfig,
@@ -109,6 +113,7 @@ export class ConfluxNode {
       mldsa65Public: credentials.guardian.mldsa65,
     };
     const revoked = new RevocationSet();
+    this.#revoked = revoked;
     const trust: PeerPolicy = {
       realmKeys: trustedIssuers(issuer),
       realm: credentials.realm,
@@ -125,6 +130,18 @@ export class ConfluxNode {
       inboxPrefix: Subjects.inboxPrefix(this.nodeIdHex),
     });
     connecting.catch(() => {}); // a failure is thrown where it is awaited, below
+    // Revocations issued before this start: later ones arrive on Master. Fetched alongside, and in
+    // place before any handshake is answered; without Guardian the node starts anyway.
+    const fetchingRevocations = Promise.race([
+      fetchRevocations(guardian, credentials.realm).then((bytes) => {
+        revoked.apply(
+          verifyRevocationMessage(bytes, { realmKeys: trust.realmKeys, realm: credentials.realm }),
+        );
+      }),
+      Bun.sleep(REVOCATION_FETCH_WAIT_MS).then(() => {
+        throw new Error(`no answer in ${REVOCATION_FETCH_WAIT_MS} ms`);
+      }),
+    ]).catch((e: unknown) => this.log(`revocation list not applied (live updates still are): ${String(e)}`));
     this.#cleanups.push(async () => (await connecting.catch(() => undefined))?.close());
 
     // Packet plane: TUN + native data plane.
@@ -154,6 +171,7 @@ export class ConfluxNode {
 
     // Credentials follow Guardian's renewals.
     const connection = await connecting;
+    await fetchingRevocations;
     phase("nats");
     this.channel = new ControlChannel({ identity: this.state.identity, connection });
     const renewer = new CredentialRenewer({
@@ -380,6 +398,7 @@ export class ConfluxNode {
       credentialsExpireAt: new Date(this.credentials.expiresAt).toISOString(),
       master: this.channel.connection.server,
       quarantined: this.quarantined ?? null,
+      revocations: { entries: this.#revoked?.size ?? 0, sequence: this.#revoked?.sequence ?? -1 },
       peers: this.peers.snapshot(now),
       controlDrops: this.channel.drops.snapshot?.() ?? null,
       dataplane: this.io.counters(),
