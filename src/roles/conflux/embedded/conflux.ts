@@ -21,6 +21,7 @@ import type { ConfluxNode, Log } from "../node.ts";
 import { StreamError } from "./errors.ts";
 import type { EmbeddedPlane, PacketHandler } from "./plane.ts";
 import { ConfluxStream } from "./stream.ts";
+import type { TcpConnection } from "./tcp-conn.ts";
 import { TcpStack } from "./tcp-stack.ts";
 
 /* Implementation constants */
@@ -116,6 +117,19 @@ export class Conflux {
 
   /** Opens a TCP stream to `host:port` on the overlay (waits for the session with that node first). */
   async connect(host: string, port: number, opts: { timeoutMs?: number } = {}): Promise<ConfluxStream> {
+    return new ConfluxStream(await this.connectTcp(host, port, opts));
+  }
+
+  /** Accepts TCP streams on `port` of this node's overlay IPv4 address. */
+  listen(port: number, onStream: (s: ConfluxStream) => void): { close(): void } {
+    return this.listenTcp(port, (c) => onStream(new ConfluxStream(c)));
+  }
+
+  /**
+   * Low level: the connection itself (callbacks, no Web Streams), paused until a data handler is
+   * set and `resume()` is called, so no byte is delivered before its consumer exists.
+   */
+  async connectTcp(host: string, port: number, opts: { timeoutMs?: number } = {}): Promise<TcpConnection> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const start = performance.now();
     await this.waitForPeer(host, timeoutMs);
@@ -129,7 +143,7 @@ export class Conflux {
       );
     });
     try {
-      return new ConfluxStream(await Promise.race([conn, timeout]));
+      return await Promise.race([conn, timeout]);
     } catch (e) {
       void conn.then((c) => c.destroy("connect timed out")).catch(() => {});
       throw e;
@@ -138,9 +152,9 @@ export class Conflux {
     }
   }
 
-  /** Accepts TCP streams on `port` of this node's overlay IPv4 address. */
-  listen(port: number, onStream: (s: ConfluxStream) => void): { close(): void } {
-    const stop = this.tcp.listen(port, (c) => onStream(new ConfluxStream(c)));
+  /** Low level: accepted connections arrive paused (see {@link connectTcp}). */
+  listenTcp(port: number, onConnection: (c: TcpConnection) => void): { close(): void } {
+    const stop = this.tcp.listen(port, onConnection);
     this.#listeners.set(port, stop);
     return {
       close: () => {

@@ -65,8 +65,8 @@ export async function startProxy(
         sock.pause();
         sock.once("close", () => stats.active--);
         sock.on("error", () => {});
-        node.connect(spec.host, spec.hostPort).then(
-          (s) => pipeSocket(sock, s.connection),
+        node.connectTcp(spec.host, spec.hostPort).then(
+          (conn) => pipeSocket(sock, conn),
           (e) => {
             stats.failed++;
             log(`proxy ${spec.port} → ${spec.host}:${spec.hostPort}: ${String(e)}`);
@@ -84,10 +84,9 @@ export async function startProxy(
       log(`forwarding ${o.bind ?? "127.0.0.1"}:${spec.port} → ${spec.host}:${spec.hostPort} over the mesh`);
     }
     for (const spec of o.expose) {
-      const l = node.listen(spec.port, (s) => {
+      const l = node.listenTcp(spec.port, (conn) => {
         stats.accepted++;
         stats.active++;
-        const conn = s.connection;
         const sock = createConnection({ host: spec.host, port: spec.hostPort });
         sock.once("close", () => stats.active--);
         sock.once("connect", () => pipeSocket(sock, conn));

@@ -124,4 +124,5 @@ export function pipeSocket(sock: Socket, conn: TcpConnection): void {
     else sock.end();
   };
   conn.resume();
+  sock.resume();
 }

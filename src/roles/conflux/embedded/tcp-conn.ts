@@ -108,6 +108,7 @@ export class TcpConnection {
     this.sender = new TcpSender(o.mss, o.sendBuffer);
     this.sender.iss = crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.receiver = new TcpReceiver(o.recvBuffer);
+    this.receiver.paused = true; // until the application attaches a consumer and resumes
     let ws = 0;
     while (ws < 14 && o.recvBuffer >> ws > 0xffff) ws++;
     this.#rcvWscale = ws;
