@@ -12,7 +12,7 @@ import { trustedIssuers } from "../../anchor/issuer.ts";
 import { MsgType } from "../../anchor/message-type.ts";
 import { RevocationSet } from "../../anchor/revocation.ts";
 import { ControlChannel, ControlConnection, Subjects } from "../../control/index.ts";
-import { closeTun, configureInterface, openTun, type Tun } from "../../ffi/index.ts";
+import { closeTun, configureInterface, type Tun } from "../../ffi/index.ts";
 import { AdminResponder } from "../../guardian-api/admin-responder.ts";
 import { fetchRevocations } from "../../guardian-api/client.ts";
 import { CredentialRenewer } from "../../guardian-api/renewer.ts";
@@ -21,7 +21,7 @@ import type { Credentials } from "../../guardian-api/wire.ts";
 import { createAdminHandler } from "./admin-handler.ts";
 import { localCandidates } from "./candidates.ts";
 import { type ConfluxConfig, derivedListenPort } from "./config.ts";
-import { Dataplane } from "./dataplane/dataplane.ts";
+import { Dataplane, openDataplaneTun } from "./dataplane/dataplane.ts";
 import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./discovery-messages.ts";
 import { ensureEnrolled } from "./enrolment.ts";
 import { HandshakeDriver } from "./handshake-driver.ts";
@@ -156,7 +156,8 @@ export class ConfluxNode {
       this.#cleanups.push(() => dp.stop());
       this.log(`embedded packet plane: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
     } else {
-      const tun = openTun({ name: this.config.tunName });
+      // vnet header + TSO: super-packets from the kernel, UDP GSO/GRO, TCP coalescing (~5x plain).
+      const tun = openDataplaneTun(this.config.tunName);
       this.tun = tun;
       this.#cleanups.push(() => closeTun(tun));
       configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
