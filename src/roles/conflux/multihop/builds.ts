@@ -14,6 +14,7 @@ import type { PathService } from "../../../anchor/path/service.ts";
 import type { Action, Hops, NodeId, Observation } from "../../../rl/types.ts";
 import type { HealthBoard } from "./health-board.ts";
 import { wallMs } from "./inband.ts";
+import { StallWatch } from "./stall-watch.ts";
 
 /** A build whose first hop has no link (or a hop no certificate) yet waits this long, then fails. */
 export const BUILD_WAIT_MS = 8_000;
@@ -31,6 +32,8 @@ export interface OriginRecord {
   askedAt: number;
   readonly prefixRttMs: number[];
   lastAckAskAt: number;
+  /** Unacknowledged ACK_ASKs on this path (fast stall detection while it carries data). */
+  readonly stall: StallWatch;
 }
 
 export interface BuildDeps {
@@ -173,6 +176,7 @@ export class Builds {
         askedAt: wallMs(),
         prefixRttMs: [],
         lastAckAskAt: Number.NEGATIVE_INFINITY,
+        stall: new StallWatch(),
       };
       if (path.state === "failed") {
         this.#fail(id);

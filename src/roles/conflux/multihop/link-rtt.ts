@@ -7,10 +7,16 @@
  * an honest neighbour look like a liar for the suspicion half-life (15 min). So every neighbour is
  * probed in the background, and the agent's link probes are answered only once MIN_SAMPLES echoes
  * are in the window, with their minimum; until then the agent ranks by its placeholder link cost.
+ *
+ * The same probes tell a dead link: DEAD_AFTER_MISSES unanswered probes in a row (a few seconds,
+ * against the peer manager's 35 s of silence before it tears the session down) report the link
+ * dead, and the next echo reports it alive again. A dead link answers no link probe.
  */
 
 /* Implementation constants */
-export const BACKGROUND_MS = 2_000;
+export const BACKGROUND_MS = 1_000;
+/** Unanswered background probes in a row after which the link counts as dead. */
+export const DEAD_AFTER_MISSES = 4;
 export const WINDOW_MS = 60_000;
 export const MIN_SAMPLES = 8;
 const ECHO_TIMEOUT_MS = 2_000;
@@ -19,12 +25,18 @@ const MAX_SAMPLES = 64;
 interface Neighbour {
   readonly peerIdHex: string;
   nextAt: number;
+  misses: number;
+  dead: boolean;
   readonly samples: { at: number; ms: number }[];
 }
 
 export interface LinkRttOptions {
   /** Sends a link probe with `token`; false if it could not be sent. */
   readonly probe: (peerIdHex: string, token: bigint, now: number) => boolean;
+  /** The link stopped answering (DEAD_AFTER_MISSES probes in a row). */
+  readonly onDead?: (peerIdHex: string, now: number) => void;
+  /** A dead link answered again. */
+  readonly onAlive?: (peerIdHex: string, now: number) => void;
 }
 
 export class LinkRtt {
@@ -42,6 +54,8 @@ export class LinkRtt {
     this.#n.set(peerIdHex, {
       peerIdHex,
       nextAt: now,
+      misses: 0,
+      dead: false,
       samples: [],
     });
   }
@@ -50,10 +64,14 @@ export class LinkRtt {
     this.#n.delete(peerIdHex);
   }
 
+  isDead(peerIdHex: string): boolean {
+    return this.#n.get(peerIdHex)?.dead ?? false;
+  }
+
   /** Minimum RTT over the window; NaN until MIN_SAMPLES echoes are in it. */
   minMs(peerIdHex: string, now: number): number {
     const n = this.#n.get(peerIdHex);
-    if (!n) return Number.NaN;
+    if (!n || n.dead) return Number.NaN;
     let best = Number.POSITIVE_INFINITY;
     let k = 0;
     for (const s of n.samples) {
@@ -71,12 +89,24 @@ export class LinkRtt {
     const n = this.#n.get(f.peerIdHex);
     if (!n) return;
     this.counters.echoes++;
+    n.misses = 0;
+    if (n.dead) {
+      n.dead = false;
+      this.#o.onAlive?.(n.peerIdHex, now);
+    }
     n.samples.push({ at: now, ms: Math.max(0.01, now - f.at) });
     if (n.samples.length > MAX_SAMPLES) n.samples.shift();
   }
 
   tick(now: number): void {
-    for (const [t, f] of this.#inFlight) if (now - f.at > ECHO_TIMEOUT_MS) this.#inFlight.delete(t);
+    for (const [t, f] of this.#inFlight) {
+      if (now - f.at <= ECHO_TIMEOUT_MS) continue;
+      this.#inFlight.delete(t);
+      const n = this.#n.get(f.peerIdHex);
+      if (!n || ++n.misses < DEAD_AFTER_MISSES || n.dead) continue;
+      n.dead = true;
+      this.#o.onDead?.(n.peerIdHex, now);
+    }
     for (const n of this.#n.values()) {
       if (now < n.nextAt) continue;
       n.nextAt = now + BACKGROUND_MS;

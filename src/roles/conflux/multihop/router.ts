@@ -79,6 +79,8 @@ export class MultiHop {
   readonly counters = {
     sentOnPath: 0,
     sentOnTerminal: 0,
+    /** Copies sent on the standby / the peer's path while the active path was stalled. */
+    sentAround: 0,
     noPath: 0,
     unknownDest: 0,
     delivered: 0,
@@ -120,6 +122,8 @@ export class MultiHop {
     });
     this.rtt = new LinkRtt({
       probe: (peer, token, t) => this.links.probe(peer, token, t),
+      onDead: (peer, t) => this.#linkDead(peer, t),
+      onAlive: (peer, t) => this.#linkAlive(peer, t),
     });
     this.paths = new PathService({
       identity: o.identity,
@@ -196,6 +200,28 @@ export class MultiHop {
     if (e) this.agent.onLinkDown(e.id, now);
   }
 
+  /**
+   * Link probes stopped coming back (link-rtt.ts): paths relayed over the link are destroyed (their
+   * origins hear DESTROY and fail over at once) and the agent stops routing through it, long before
+   * the peer manager gives the session up.
+   */
+  #linkDead(idHex: string, now: number): void {
+    const e = this.dir.byHex(idHex);
+    const link = this.links.linkOf(idHex);
+    this.#o.log(`link to ${e?.ipv4 ?? idHex.slice(0, 8)}: probes unanswered, routing around it`);
+    if (link) this.paths.sw.linkDown(link.id, now);
+    if (e) this.agent.onLinkDown(e.id, now);
+  }
+
+  #linkAlive(idHex: string, now: number): void {
+    const e = this.dir.byHex(idHex);
+    if (!e) return;
+    this.#o.log(`link to ${e.ipv4}: answering again`);
+    this.agent.onLinkUp(e.id, now);
+    const s = this.board.fullSummary(e.id);
+    if (s) this.agent.onNeighbourSummary(s, now);
+  }
+
   /* ---- time ---- */
 
   tick(now: number): void {
@@ -243,12 +269,13 @@ export class MultiHop {
 
   /* ---- peers and routes ---- */
 
-  /** Destinations without a direct session are routed to the path TUN; direct ones are not. */
+  /** Destinations without a (live) direct session are routed to the path TUN; direct ones are not. */
   #refreshPeers(): void {
     for (const p of this.#o.peers.peers.values()) {
       const e = this.dir.learn(p.cert);
       if (p.endpoint && this.links.linkOf(e.idHex)) this.links.setEndpoint(e.idHex, p.endpoint);
-      const direct = p.established !== undefined && p.slot !== undefined;
+      // A session whose link probes go unanswered is not used directly while it waits to be torn down.
+      const direct = p.established !== undefined && p.slot !== undefined && !this.rtt.isDead(e.idHex);
       try {
         if (direct || p.blocked) {
           this.tun.unroute(e.ipv4);
@@ -355,9 +382,10 @@ export class MultiHop {
       this.counters.sentOnPath++;
       if (now - r.lastAckAskAt >= ACK_ASK_MS) {
         r.lastAckAskAt = now;
-        r.path.send(encodeInband(InbandKind.AckAsk, BigInt(r.id), now), now);
+        if (r.path.send(encodeInband(InbandKind.AckAsk, BigInt(r.id), now), now)) r.stall.asked(now);
         this.agent.noteSent(e.id, r.id, now);
       }
+      if (r.stall.stalled(now)) this.#sendAround(e.id, r, choice.standbyId, p, now);
       return;
     }
     // No path of our own yet: answer over the path the peer built to us, if any.
@@ -369,6 +397,17 @@ export class MultiHop {
     this.counters.noPath++;
   }
 
+  /**
+   * The active path is stalled (stall-watch.ts): the packet also goes on the standby and on the
+   * path the peer last reached us over, until the agent decides (duplicates are harmless to IP).
+   */
+  #sendAround(dest: NodeId, active: OriginRecord, standbyId: number, p: Uint8Array, now: number): void {
+    const s = standbyId >= 0 && standbyId !== active.id ? this.builds.origins.get(standbyId) : undefined;
+    if (s?.ready && s.path.send(p, now)) this.counters.sentAround++;
+    const t = this.terminals.get(dest);
+    if (t && !t.closed && t.send(p, now)) this.counters.sentAround++;
+  }
+
   #onOriginData(r: OriginRecord, plain: Uint8Array, now: number): void {
     if (isInband(plain)) {
       const m = decodeInband(plain);
@@ -376,8 +415,10 @@ export class MultiHop {
       const rtt = Math.max(0.01, now - m.stamp);
       if (m.kind === InbandKind.ProbeEcho)
         this.agent.observe({ type: "probeReply", probeId: Number(m.token), rttMs: rtt }, now);
-      else if (m.kind === InbandKind.Ack && m.token === BigInt(r.id))
+      else if (m.kind === InbandKind.Ack && m.token === BigInt(r.id)) {
+        r.stall.acked(m.stamp, rtt, now);
         this.agent.observe({ type: "ack", pathId: r.id, sentAt: m.stamp, rttMs: rtt }, now);
+      }
       return;
     }
     const e = this.dir.byId(r.dest);
