@@ -28,6 +28,7 @@ import type { PeerConfig, SessionKeys } from "../dataplane/dataplane.ts";
 import type { PeerStats } from "../dataplane/peer-table.ts";
 import type { PacketIO } from "../packet-io.ts";
 import { EmbeddedConfigError } from "./errors.ts";
+import { answerProbe, type CellKeys, deriveCellKeys, destroyCellKeys } from "./link-probes.ts";
 import {
   type Allowed,
   allowedPrefix,
@@ -84,6 +85,7 @@ const COUNTER_NAMES = [
   "packetHandlerErrors",
   "controlHandlerErrors",
   "socketErrors",
+  "linkProbesAnswered",
 ] as const;
 export type EmbeddedCounterName = (typeof COUNTER_NAMES)[number];
 
@@ -98,6 +100,9 @@ export class EmbeddedPlane implements PacketIO {
   readonly #c: Record<EmbeddedCounterName, number>;
   /** Outgoing message buffer: header | inner packet | tag. Callers may build packets in place here. */
   readonly #tx: Uint8Array;
+  /** Cell keys per receiver index (slot·2 + physical key), for answering link probes. */
+  readonly #cells = new Map<number, CellKeys>();
+  readonly #probeOut = new Uint8Array(new ArrayBuffer(64));
   #stopped = false;
 
   private constructor(
@@ -228,6 +233,7 @@ export class EmbeddedPlane implements PacketIO {
       c.dropRxShort++;
       return;
     }
+    if (buf[0] === MsgType.PathCell && this.#answerProbe(buf, ip, port)) return;
     if (buf[0] !== MsgType.Transport) {
       c.rxControl++;
       const h = this.#controlHandler;
@@ -349,6 +355,11 @@ export class EmbeddedPlane implements PacketIO {
     this.#retire(slot, peer, phys);
     peer.recv[phys] = new RecvKey(recvCtx, keys.localIndex);
     this.#index.set(keys.localIndex, slot * 2 + phys);
+    destroyCellKeys(this.#cells.get(slot * 2 + phys));
+    this.#cells.set(
+      slot * 2 + phys,
+      deriveCellKeys(this.backend, keys.sendKey, keys.sendReceiverIndex, keys.recvKey, keys.localIndex),
+    );
     peer.current = phys;
     peer.send?.ctx.destroy();
     peer.send = new SendKey(sendCtx, keys.sendReceiverIndex);
@@ -414,6 +425,18 @@ export class EmbeddedPlane implements PacketIO {
     this.#tx.fill(0);
   }
 
+  /** Echoes a link probe from a TUN-mode neighbour (link-probes.ts); true when it was one. */
+  #answerProbe(buf: Uint8Array, ip: string, port: number): boolean {
+    if (buf.length < TRANSPORT_MIN_SIZE) return false;
+    const ref = this.#index.get(readReceiver(buf, 0));
+    const cells = ref === undefined ? undefined : this.#cells.get(ref);
+    if (!cells) return false;
+    const n = answerProbe(buf, cells.recv, cells.send, this.#probeOut);
+    if (n <= 0) return false;
+    if (this.socket.send(this.#probeOut.subarray(0, n), { ip, port })) this.#c.linkProbesAnswered++;
+    return true;
+  }
+
   #peer(slot: number): PeerSlot {
     checkSlot(slot);
     const p = this.#slots[slot];
@@ -425,6 +448,8 @@ export class EmbeddedPlane implements PacketIO {
     const k = peer.recv[phys];
     if (!k) return;
     if (this.#index.get(k.index) === slot * 2 + phys) this.#index.delete(k.index);
+    destroyCellKeys(this.#cells.get(slot * 2 + phys));
+    this.#cells.delete(slot * 2 + phys);
     k.ctx.destroy();
     peer.recv[phys] = null;
     if (peer.lastRxWhich === phys) peer.lastRxWhich = -1;

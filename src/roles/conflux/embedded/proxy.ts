@@ -59,14 +59,21 @@ export async function startProxy(
   }
   try {
     for (const spec of o.forward) {
-      const server = createServer((sock) => {
+      // Half-open sockets: EOF from the local client must not end the reply still coming back.
+      const server = createServer({ allowHalfOpen: true }, (sock) => {
         stats.accepted++;
         stats.active++;
         sock.pause();
         sock.once("close", () => stats.active--);
         sock.on("error", () => {});
         node.connectTcp(spec.host, spec.hostPort).then(
-          (conn) => pipeSocket(sock, conn),
+          (conn) =>
+            pipeSocket(sock, conn, (e) => {
+              stats.failed++;
+              log(
+                `proxy ${spec.port} → ${spec.host}:${spec.hostPort}: ${e.code} ${e.message} (${JSON.stringify(conn.sender.stats)})`,
+              );
+            }),
           (e) => {
             stats.failed++;
             log(`proxy ${spec.port} → ${spec.host}:${spec.hostPort}: ${String(e)}`);
@@ -87,9 +94,14 @@ export async function startProxy(
       const l = node.listenTcp(spec.port, (conn) => {
         stats.accepted++;
         stats.active++;
-        const sock = createConnection({ host: spec.host, port: spec.hostPort });
+        const sock = createConnection({ host: spec.host, port: spec.hostPort, allowHalfOpen: true });
         sock.once("close", () => stats.active--);
-        sock.once("connect", () => pipeSocket(sock, conn));
+        sock.once("connect", () =>
+          pipeSocket(sock, conn, (e) => {
+            stats.failed++;
+            log(`expose ${spec.port} → ${spec.host}:${spec.hostPort}: ${e.code} ${e.message}`);
+          }),
+        );
         sock.once("error", (e) => {
           if (!sock.connecting) return;
           stats.failed++;

@@ -99,7 +99,7 @@ export class ConfluxStream {
  * Joins a local TCP socket and an overlay connection, with back-pressure both ways and half
  * close carried across (EOF on one side becomes FIN on the other).
  */
-export function pipeSocket(sock: Socket, conn: TcpConnection): void {
+export function pipeSocket(sock: Socket, conn: TcpConnection, onError?: (e: StreamError) => void): void {
   sock.on("data", (d: Buffer) => {
     if (conn.closed) return;
     try {
@@ -120,8 +120,10 @@ export function pipeSocket(sock: Socket, conn: TcpConnection): void {
   sock.on("drain", () => conn.resume());
   conn.onEnd = () => sock.end();
   conn.onClose = (err) => {
-    if (err) sock.destroy();
-    else sock.end();
+    if (err) {
+      onError?.(err);
+      sock.destroy();
+    } else sock.end();
   };
   conn.resume();
   sock.resume();
