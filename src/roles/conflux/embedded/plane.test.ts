@@ -102,15 +102,17 @@ describe("embedded packet plane", () => {
   test("answers a TUN-mode neighbour's link probe (real CellLinks on the other side)", async () => {
     const plane = await EmbeddedPlane.start({ udpPort: 0, bindAddress: "127.0.0.1" });
     const echoes: bigint[] = [];
-    const sock = await Bun.udpSocket({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: { data: (_s, buf) => links.receive(new Uint8Array(buf), Date.now()) },
-    });
-    const links = new CellLinks({
+    let links: CellLinks | undefined;
+    const sock: { port: number; send(d: Uint8Array, port: number, ip: string): boolean; close(): void } =
+      await Bun.udpSocket({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: { data: (_s, buf): void => links?.receive(new Uint8Array(buf), Date.now()) },
+      });
+    links = new CellLinks({
       selfNodeId: new Uint8Array(32).fill(1),
       backend: chooseAead(),
-      send: (d, to) => sock.send(d, to.port, to.ip),
+      send: (d, to): boolean => sock.send(d, to.port, to.ip),
       onCell: () => {},
       onProbeEcho: (_id, token) => echoes.push(token),
     });
