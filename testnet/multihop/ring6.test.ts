@@ -25,6 +25,7 @@ import {
   startNode,
   waitFor,
 } from "./_multihop.ts";
+import { sendStream, startSink } from "./_stream.ts";
 
 let net: MultihopNet | undefined;
 let failed = false;
@@ -94,6 +95,35 @@ async function cutDuringPing(): Promise<void> {
     failed = true;
     throw e;
   }
+}
+
+/** A byte-exact TCP stream (1 MiB, random) from h1 to h4 with the active path's middle link cut 2 s in. */
+async function streamAcrossCut(): Promise<void> {
+  const port = 45_201;
+  const size = 1 << 20;
+  const sink = await startSink(net!, "h4", port);
+  const sending = sendStream(net!, "h1", "h4", port, size);
+  await Bun.sleep(2_000);
+  const path = hostsOf(net!, await activePath(net!, "h1", "h4"));
+  const [a, b] = path[0] === "h2" ? ["h2", "h3"] : ["h6", "h5"];
+  await net!.mesh.link(a, b).down();
+  let sent: Awaited<typeof sending>;
+  let got: Awaited<typeof sink.result>;
+  try {
+    sent = await sending;
+    got = await Promise.race([sink.result, Bun.sleep(10_000).then(() => null)]);
+  } finally {
+    await sink.proc.stop();
+    await net!.mesh.link(a, b).up();
+  }
+  net!.log(
+    `TCP stream across cut ${a}–${b}: sender exit ${sent.code} after ${sent.sent?.ms ?? "?"} ms, ` +
+      `sent ${sent.sent?.bytes ?? 0} B, received ${got?.bytes ?? 0} B, hashes ${sent.sent && got && sent.sent.sha256 === got.sha256 ? "equal" : "differ"}` +
+      (sent.code !== 0 ? `; stderr: ${sent.stderr.slice(-200)}` : ""),
+  );
+  expect(sent.code).toBe(0);
+  expect(got?.bytes).toBe(size);
+  expect(got?.sha256).toBe(sent.sent!.sha256);
 }
 
 /** Scenario "an iperf3 TCP transfer across a cut finishes with every byte delivered" (timeout 60_000 ms). */
@@ -175,6 +205,10 @@ async function lossySlowAvoided(): Promise<void> {
   } catch (e) {
     failed = true;
     throw e;
+  } finally {
+    // leave both middle links clean for the scenarios after this one
+    await net!.mesh.link("h2", "h3").clear();
+    await net!.mesh.link("h6", "h5").clear();
   }
 }
 
@@ -203,6 +237,8 @@ async function liarNotKept(): Promise<void> {
         `liar h2: active path through h2 in ${onLiar}/${samples} samples (10–25 s after it returned); ` +
           `candidates through h2: ${JSON.stringify(via2?.map((c) => ({ rtt: c.rttMs, state: c.state })))}`,
       );
+      // "once measured": a path through the liar must have been built and measured at all
+      expect(via2?.length ?? 0).toBeGreaterThan(0);
       expect(onLiar).toBe(0);
     });
   } catch (e) {
@@ -276,27 +312,37 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
       throw e;
     }
   }, 90_000);
-  // Scenarios whose targets are not met yet: the full assertions live in the functions above
-  // (run them with `bun test --todo testnet/multihop/ring6.test.ts`). Numbers are the last measured.
+  // Scenarios whose targets are not met (reliably) yet: the full assertions live in the functions
+  // above (run them with `bun test --todo testnet/multihop/ring6.test.ts`); numbers are measured.
   // They run in this order and each leaves the links as it found them.
   test("a cut link on the active path: traffic moves the other way, ping gap ≤ 2 s", cutDuringPing, 120_000);
   test.todo(
-    "an iperf3 TCP transfer across a cut delivers every byte — target not met: exit 0, 1725300 B sent / 912600 B received (0.7 Mbit/s)",
+    "a TCP stream across a cut arrives byte-exact (1 MiB, sha-256) — target met in 1 of 2 runs only (12.4 s, hashes equal); " +
+      "other run, whose cut needed a path back over the link restored before: sender done after 63177 ms, sink got 0 B",
+    streamAcrossCut,
+    90_000,
+  );
+  test.todo(
+    "an iperf3 TCP transfer across a cut, sent = received — target not met: exit 0, 1725300 B sent / 912600 B received " +
+      "(iperf3's receiver stops counting with data still in flight: see the byte-exact stream scenario)",
     iperfAcrossCut,
     60_000,
   );
   test.todo(
-    "a lossy (10 %) and a slow (tbf 1 Mbit/s) link are avoided — target not met: no path rebuilt over a restored link within 60 s",
+    "a lossy (10 %) and a slow (tbf 1 Mbit/s) link are avoided — target met in 2 of 3 runs only " +
+      "(moved off loss after 7429 / 29952 ms, off tbf after 19240 / 12937 ms; third run: no path back over the restored link in 60 s)",
     lossySlowAvoided,
     150_000,
   );
   test.todo(
-    "a liar (costs ×0.02) does not keep traffic once measured — target not met: liar restart did not come up in 40 s",
+    "a liar (costs ×0.02) does not keep traffic once measured — target not met: the liar restarts, but no path " +
+      "through it was built in 60 s (0 candidates through h2 in 2 runs), so it is never measured",
     liarNotKept,
     120_000,
   );
   test.todo(
-    "a restarted node picks the good path from its stored Q-table before a cold one — target not met: blocked by the liar scenario",
+    "a restarted node picks the good path from its stored Q-table before a cold one — target not met: " +
+      "warm 15462 ms to the good path, cold none within 60 s",
     warmBeforeCold,
     200_000,
   );
