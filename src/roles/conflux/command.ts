@@ -25,6 +25,11 @@ export const confluxCommand = defineCommand({
     tun: { type: "string", description: `TUN device name (default ${CONFLUX_DEFAULTS.tunName})` },
     mtu: { type: "string", description: `overlay MTU (default ${CONFLUX_DEFAULTS.mtu})` },
     advertise: { type: "string", description: "extra comma-separated underlay addresses to offer peers" },
+    embedded: {
+      type: "boolean",
+      description:
+        "no TUN, no root: in-process packet plane (use the library or `veilnet proxy` for traffic)",
+    },
   },
   async run({ args }) {
     const config = loadConfluxConfig(args);
