@@ -12,7 +12,9 @@
 # each), peak RSS of the daemons
 # (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs).
 # Env: DURATION (10), ROUNDS (1; medians over rounds), MTU (1420), VEILNET_NODE (command that runs
-# fixed-key-node; default: compiled with bun build --compile like dist/veilnet).
+# fixed-key-node; default: compiled with bun build --compile like dist/veilnet), GSO_MAX_SEGS (unset;
+# e.g. 1 sets `gso_max_segs` on both veth ends so the underlay segments every GSO send in software:
+# receivers then get single datagrams, no UDP GRO batches).
 # Root only. The last line is `key=value` pairs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +52,11 @@ ip -n "$A" link set lo up && ip -n "$B" link set lo up
 ip link add "${RUN}x" netns "$A" type veth peer name "${RUN}y" netns "$B"
 ip -n "$A" addr add 198.18.200.1/24 dev "${RUN}x" && ip -n "$A" link set "${RUN}x" up
 ip -n "$B" addr add 198.18.200.2/24 dev "${RUN}y" && ip -n "$B" link set "${RUN}y" up
+if [ -n "${GSO_MAX_SEGS:-}" ]; then
+  ip -n "$A" link set dev "${RUN}x" gso_max_segs "$GSO_MAX_SEGS" || exit 1
+  ip -n "$B" link set dev "${RUN}y" gso_max_segs "$GSO_MAX_SEGS" || exit 1
+  log "underlay gso_max_segs $GSO_MAX_SEGS"
+fi
 
 # ---------------------------------------------------------------- veilnet (fixed keys)
 if [ -z "${VEILNET_NODE:-}" ]; then
@@ -170,6 +177,9 @@ NEBULA_RSS=$(( $(rss_mb "$NEBULA_PID_a") + $(rss_mb "$NEBULA_PID_b") ))
 kill "$VEILNET_PID_oa" "$VEILNET_PID_ob" "$VEILNET_PID_pa" "$VEILNET_PID_pb" 2>/dev/null
 sleep 1
 grep -h '^counters' "$WORK"/veilnet-*.log | cut -c1-400 >&2
+counter_ob() { # name → value in the offload receiver's (B's) final counters
+  grep -ho "\"$1\":[0-9]*" "$WORK/veilnet-ob.log" 2>/dev/null | head -1 | cut -d: -f2
+}
 
 out=""
 for s in "${SYSTEMS[@]}"; do
@@ -185,5 +195,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2f
 out+="ratio_vs_wireguard_go=$(ratio "$v" "$w") ratio_vs_nebula=$(ratio "$v" "$n") "
 out+="ratio_plain_vs_wireguard_go=$(ratio "$vp" "$w") "
 out+="veilnet_rss_mb=$VEILNET_RSS wireguard_go_rss_mb=$WG_RSS nebula_rss_mb=$NEBULA_RSS "
-out+="duration_s=$DURATION rounds=$ROUNDS mtu=$MTU load1=$(cut -d' ' -f1 /proc/loadavg)"
+out+="veilnet_rx_packets=$(counter_ob rxPackets) veilnet_rx_gro_batches=$(counter_ob rxGroBatches) "
+out+="veilnet_rx_coalesced_writes=$(counter_ob rxCoalescedWrites) "
+out+="duration_s=$DURATION rounds=$ROUNDS mtu=$MTU gso_max_segs=${GSO_MAX_SEGS:-default} "
+out+="load1=$(cut -d' ' -f1 /proc/loadavg)"
 echo "$out"
