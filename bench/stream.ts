@@ -56,7 +56,7 @@ try {
   await d.demo.waitForSessions(["t1", "t2"], 60_000);
   // The embedded node dials t1 when the first stream asks for it.
   await waitFor("a first stream through the embedded node", 30_000, async () => {
-    const r = await d.mesh.exec(EMBEDDED_HOST, asNobody([BUN, TOOLS, "rtt", "127.0.0.1", "18082", "3"]), {
+    const r = await d.mesh.exec(EMBEDDED_HOST, asNobody([...d.tools, "rtt", "127.0.0.1", "18082", "3"]), {
       env,
     });
     return r.stdout.includes("p50Ms");
@@ -67,7 +67,7 @@ try {
   }
 
   const bulk = async (host: string, target: string, port: string, nobody: boolean) => {
-    const argv = [BUN, TOOLS, "send", target, port, String(BYTES)];
+    const argv = [...(nobody ? d.tools : [BUN, TOOLS]), "send", target, port, String(BYTES)];
     const r = await d.mesh.exec(host, nobody ? asNobody(argv) : argv, { timeoutMs: 300_000, env });
     const o = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as {
       sha256?: string;
@@ -79,7 +79,7 @@ try {
     return (BYTES * 8) / o.seconds / 1e6;
   };
   const rtt = async (host: string, target: string, port: string, nobody: boolean) => {
-    const argv = [BUN, TOOLS, "rtt", target, port, String(N)];
+    const argv = [...(nobody ? d.tools : [BUN, TOOLS]), "rtt", target, port, String(N)];
     const r = await d.mesh.exec(host, nobody ? asNobody(argv) : argv, { timeoutMs: 120_000, env });
     const o = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { p50Ms?: number; p90Ms?: number };
     if (o.p50Ms === undefined) throw new Error(`rtt ${host}→${target}: ${r.stdout} ${r.stderr}`);

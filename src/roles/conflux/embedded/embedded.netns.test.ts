@@ -66,7 +66,7 @@ describe.skipIf(!isRoot)("embedded node (no TUN, no root) in a mesh with a TUN n
         serve("t1", [BUN, TOOLS, "sink", "9100"], "t1-sink"),
         serve(
           EMBEDDED_HOST,
-          asNobody([BUN, TOOLS, "http", "8001", "hello from an embedded node"]),
+          asNobody([...d.tools, "http", "8001", "hello from an embedded node"]),
           "e1-http",
         ),
       ]);
@@ -138,7 +138,7 @@ describe.skipIf(!isRoot)("embedded node (no TUN, no root) in a mesh with a TUN n
       try {
         r = await d.mesh.exec(
           EMBEDDED_HOST,
-          asNobody([BUN, TOOLS, "send", "127.0.0.1", "18081", String(BULK_BYTES)]),
+          asNobody([...d.tools, "send", "127.0.0.1", "18081", String(BULK_BYTES)]),
           {
             timeoutMs: 150_000,
             env: { HOME: join(d.stateDir, ".."), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },

@@ -4,7 +4,7 @@
  * unprivileged user nobody (65534) with its own state directory. Every process is started through
  * the Mesh, so `destroy()` ends them by PID together with the namespaces.
  */
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DemoMesh, waitFor } from "../../../../../testnet/demo/demo-mesh.ts";
@@ -27,6 +27,8 @@ export interface EmbeddedDeployment {
   readonly proxyLog: string;
   embeddedIp: string;
   readonly stateDir: string;
+  /** `[bun, net-tools]` copied where nobody can read them (the checkout may be 0700). */
+  readonly tools: readonly string[];
   destroy(failed?: boolean): Promise<void>;
 }
 
@@ -76,11 +78,25 @@ export async function deployEmbedded(o: EmbeddedDeployOptions): Promise<Embedded
     copyFileSync(join(demo.dir, "trust", "ca.pem"), ca);
     chmodSync(ca, 0o644);
     const proxyLog = join(stateParent, "proxy.log");
+    // nobody may not be able to read the checkout (a clone made by root is often 0700): run a copy
+    // of the compiled executable from the world-readable state parent, as an application would.
+    const binary = join(ROOT, "dist", "veilnet");
+    let veilnet = [BUN, CLI];
+    if (existsSync(binary)) {
+      const copy = join(stateParent, "veilnet");
+      copyFileSync(binary, copy);
+      chmodSync(copy, 0o755);
+      veilnet = [copy];
+    }
+    const tools = [join(stateParent, "bun"), join(stateParent, "net-tools.ts")];
+    copyFileSync(BUN, tools[0]!);
+    chmodSync(tools[0]!, 0o755);
+    copyFileSync(TOOLS, tools[1]!);
+    chmodSync(tools[1]!, 0o644);
     const proxy = mesh.spawn(
       EMBEDDED_HOST,
       asNobody([
-        BUN,
-        CLI,
+        ...veilnet,
         "proxy",
         "--state",
         stateDir,
@@ -94,7 +110,11 @@ export async function deployEmbedded(o: EmbeddedDeployOptions): Promise<Embedded
         ca,
         ...o.proxyArgs(ips),
       ]),
-      { logFile: proxyLog, env: { HOME: stateParent, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" } },
+      {
+        logFile: proxyLog,
+        cwd: stateParent,
+        env: { HOME: stateParent, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+      },
     );
     let embeddedIp = "";
     await waitFor("the embedded node to enrol", 90_000, async () => {
@@ -110,6 +130,7 @@ export async function deployEmbedded(o: EmbeddedDeployOptions): Promise<Embedded
       proxyLog,
       embeddedIp,
       stateDir,
+      tools,
       destroy: async (failed = false) => {
         if (failed) {
           console.error(`--- proxy.log ---\n${readText(proxyLog).split("\n").slice(-30).join("\n")}`);
