@@ -293,3 +293,34 @@ describe("agent - determinism", () => {
     expect(run()).toBe(run());
   });
 });
+
+describe("agent - a link that comes back", () => {
+  /**
+   * 0 reaches 9 over 1 (50 ms) or 2 (70 ms). The link to 1 fails for `downMs`; then it comes back
+   * and 1 publishes its route again. Returns the active path `within` ms after the link came up.
+   */
+  function relink(within: number, downMs: number): Hops | null {
+    const ag = twoRoutes();
+    let down = false;
+    const net = (h: Hops) => (h[0] === 1 ? (down ? Number.NaN : 50) : 70);
+    const routes = { 1: [1, 5, 9], 2: [2, 6, 9] };
+    drive(ag, 0, 20_000, net, routes);
+    expect(ag.choose(9, 20_000).path).toEqual([1, 5, 9]);
+    down = true;
+    ag.onLinkDown(1, 20_000);
+    const up = 20_000 + downMs;
+    drive(ag, 20_000, up, net, routes);
+    expect(ag.choose(9, up).path).toEqual([2, 6, 9]);
+    down = false;
+    ag.onLinkUp(1, up, 10);
+    expect(ag.onNeighbourSummary(claims(1, 2, [[9, 40, 2]]), up)).toBe(true);
+    drive(ag, up, up + within, net, routes);
+    return ag.choose(9, up + within).path;
+  }
+
+  test("the better path is rebuilt and used within 12 s of the link coming back", () => {
+    // 7 s down: the old path over 1 is still listed as suspect; 58 s down: it was retired and the
+    // build back-off had grown to its maximum. Both used to stay on the worse path for 12 s and more.
+    for (const downMs of [7_000, 28_000, 58_000, 90_000]) expect(relink(12_000, downMs)).toEqual([1, 5, 9]);
+  });
+});

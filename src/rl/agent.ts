@@ -77,12 +77,14 @@ export class Agent {
       link = new LinkState(n);
       this.links.set(n, link);
     }
+    const before = this.book.wantedEstimates(now);
     link.up = true;
     link.fails = 0;
     if (rttMs !== undefined && rttMs > 0) this.linkSample(link, rttMs, now);
     const ms = link.costMs();
     this.table.addNeighbour(n, Number.isNaN(ms) ? this.typicalLinkMs() : ms, now);
     link.nextProbeAt = now;
+    this.book.claimsImproved(before, now);
     this.book.push({ type: "requestSummary", neighbour: n });
   }
 
@@ -106,8 +108,10 @@ export class Agent {
     }
     const from = this.links.get(s.origin);
     if (!from?.up) return false;
+    const before = this.book.wantedEstimates(now);
     if (!this.table.apply(s, now)) return false;
     this.checkPlausible(from, now);
+    this.book.claimsImproved(before, now);
     return true;
   }
 

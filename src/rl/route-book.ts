@@ -97,7 +97,9 @@ export class RouteBook extends RouteState {
     }
     const avoid = hops.some((h, k) => k < hops.length - 1 && this.suspicion.suspected(h, now));
     const dup = ds.paths.find((r) => r.sameHops(hops));
-    if (avoid || (dup && !b.replaces)) {
+    // a fresh build over the hops of a suspect row answered: the fresh row takes its place
+    const stale = dup && !b.replaces && dup.state === "suspect" ? dup : null;
+    if (avoid || (dup && !b.replaces && !stale)) {
       this.stats.refusedPaths++;
       this.out.push({ type: "retire", pathId: id, hops });
       this.buildBackoff(ds, now);
@@ -117,6 +119,10 @@ export class RouteBook extends RouteState {
     this.rows.set(id, row);
     ds.buildBackoffMs = BUILD_BACKOFF_MIN_MS;
     this.success(row, rtt, now);
+    if (stale && this.rows.has(stale.id)) {
+      if (stale === ds.active) this.switchTo(ds, row, "failover", now);
+      this.retire(stale);
+    }
     if (b.replaces && this.rows.has(b.replaces.id)) {
       const old = b.replaces;
       if (old === ds.active) this.switchTo(ds, row, "rotation", now);
@@ -179,19 +185,23 @@ export class RouteBook extends RouteState {
       this.maintain(ds, now);
     }
     this.probe(ds, now);
-    if (ds.buildsInFlight > 0 || now < ds.nextBuildAt) return;
-    let healthy = 0;
-    for (const r of ds.paths) if (r.state !== "suspect") healthy++;
-    if (ds.paths.length < p.maxCandidates) {
-      if (healthy < p.targetCandidates) {
-        this.build(ds, now, "diverse");
-        return;
-      }
-      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) {
-        this.build(ds, now, "disjoint");
-        return;
+    if (ds.buildsInFlight > 0) return;
+    if (now >= ds.nextBuildAt) {
+      let healthy = 0;
+      for (const r of ds.paths) if (r.state !== "suspect") healthy++;
+      if (ds.paths.length < p.maxCandidates) {
+        if (healthy < p.targetCandidates) {
+          this.build(ds, now, "diverse");
+          return;
+        }
+        if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) {
+          this.build(ds, now, "disjoint");
+          return;
+        }
       }
     }
+    // hint builds do not wait for the failure back-off: they are bounded by hintBuildMs and by
+    // running only when the claims move
     if (now >= ds.nextHintAt) {
       ds.nextHintAt = now + this.jit(p.hintBuildMs);
       let best = Number.POSITIVE_INFINITY;
@@ -204,6 +214,40 @@ export class RouteBook extends RouteState {
         ds.lastHintMs = est;
         this.build(ds, now, "best");
       }
+    }
+  }
+
+  /** The claimed cost to each wanted destination (to tell, after new claims, which improved). */
+  wantedEstimates(now: number): Map<NodeId, number> {
+    const m = new Map<NodeId, number>();
+    for (const ds of this.dests.values()) {
+      if (now - ds.lastDemand < this.p.idleDestMs) m.set(ds.dest, this.table.estimate(ds.dest));
+    }
+    return m;
+  }
+
+  /**
+   * A summary or a link coming up made the claims for some wanted destinations clearly better than
+   * `before` (from `wantedEstimates`). Where they now also promise clearly better than every healthy
+   * built path, the failure back-off no longer describes the destination: builds, and the hint
+   * build towards the new claim, may run at once. Runs only on improvements, so its rate is bounded
+   * by how often claims improve.
+   */
+  claimsImproved(before: Map<NodeId, number>, now: number): void {
+    const margin = 1 - this.p.switchMargin;
+    for (const [dest, was] of before) {
+      const est = this.table.estimate(dest);
+      if (!(est < margin * was)) continue;
+      const ds = this.dests.get(dest);
+      if (!ds) continue;
+      let best = Number.POSITIVE_INFINITY;
+      for (const r of ds.paths) if (r.healthy()) best = Math.min(best, r.cost());
+      if (!(est < margin * best)) continue;
+      ds.buildBackoffMs = BUILD_BACKOFF_MIN_MS;
+      ds.nextBuildAt = Math.min(ds.nextBuildAt, now);
+      ds.nextHintAt = Math.min(ds.nextHintAt, now);
+      ds.lastHintFirst = -1;
+      ds.lastHintMs = Number.POSITIVE_INFINITY;
     }
   }
 
