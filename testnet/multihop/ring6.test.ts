@@ -301,6 +301,9 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
   test("h1 reaches h4 (no shared link) over a 3-hop path", async () => {
     try {
       const ms = await withTraffic("h1", "h4", () => waitPath("h1", "h4", (h) => h.length === 3, 60_000));
+      // Replies travel on h4's own choice of path: measure delivery once both directions have one.
+      const back = await withTraffic("h4", "h1", () => waitPath("h4", "h1", (h) => h.length === 3, 30_000));
+      net!.log(`reverse path h4→h1 ready ${Math.round(back)} ms later`);
       const r = await net!.mesh.exec("h1", ["ping", "-n", "-c", "5", "-i", "0.2", ip("h4")], {
         timeoutMs: 20_000,
       });
