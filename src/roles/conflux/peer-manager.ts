@@ -11,7 +11,7 @@
  * nothing for DEAD_AFTER_MS is torn down and offered again. A presence whose epoch differs from the
  * last one seen means the peer lost its session keys (it restarted, or dropped every session): the
  * session is torn down at once and offered again, instead of after DEAD_AFTER_MS of silence;
- * the offerer also re-dials the peer's last endpoint at once.
+ * either side re-dials the peer's last endpoint at once.
  */
 
 import { formatIPv6 } from "../../anchor/address6.ts";
@@ -127,9 +127,11 @@ export class PeerManager {
         this.#o.driver.cancel(idHex);
         const last = peer.endpoint;
         this.#teardown(peer, "peer restarted or reset its sessions");
-        // The offerer dials the endpoint that just worked at once (both NAT mappings are most
-        // likely still open); the offer still follows on the next tick, for fresh candidates.
-        if (last && this.#o.selfIdHex < idHex) {
+        // Dial the endpoint that just worked at once (both NAT mappings are most likely still
+        // open), whichever side offers: the restarted node has no keys and learns of us only now.
+        // Its presence reached us before our initiation can reach it, so no fresh session is torn
+        // down by this epoch change. The lower id's offer still follows, for fresh candidates.
+        if (last) {
           this.counters.redials++;
           this.#o.driver.dial(peer.cert, idHex, [last], now);
         }
