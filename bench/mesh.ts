@@ -3,14 +3,15 @@
  * dist/veilnet) on one segment. Measures what an operator sees: time from node start to the first
  * overlay ping reply, idle RTT, iperf3 TCP through the overlay (1 and 4 streams) next to the raw
  * underlay in the same namespaces, and the RSS of each daemon. Root only.
- * The last line is `key=value` pairs. Env: DURATION (iperf3 seconds, default 10).
+ * The last line is `key=value` pairs. Env: DURATION (iperf3 seconds, default 10), VEILNET_BINARY
+ * (another build to measure, default dist/veilnet).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DemoMesh, waitFor } from "../testnet/demo/demo-mesh.ts";
 import { Mesh } from "../testnet/mesh.ts";
 
-const binary = resolve(import.meta.dir, "../dist/veilnet");
+const binary = process.env.VEILNET_BINARY ?? resolve(import.meta.dir, "../dist/veilnet");
 const DURATION = Number(process.env.DURATION ?? 10);
 const log = (line: string) => console.error(`# ${line}`);
 
@@ -44,9 +45,10 @@ async function rttMs(mesh: Mesh, from: string, to: string): Promise<number> {
   return Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? Number.NaN);
 }
 
-function rssMb(pid: number): number {
+/** Resident memory of `pid` in MB: total, anonymous (heaps) and file-backed (the executable's pages). */
+function rssMb(pid: number, kind: "VmRSS" | "RssAnon" | "RssFile" = "VmRSS"): number {
   const status = Bun.spawnSync(["cat", `/proc/${pid}/status`]).stdout.toString();
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  return Math.round(Number(new RegExp(`${kind}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024);
 }
 
 async function main(): Promise<void> {
@@ -83,7 +85,9 @@ async function main(): Promise<void> {
       veth_mbps: await iperf(mesh, "h1", "h2", under2, 1),
     };
     const pids = [demo.nodes.get("h1")!.proc.pid, demo.nodes.get("h2")!.proc.pid];
-    result.veilnet_rss_mb_max = Math.max(...pids.map(rssMb));
+    result.veilnet_rss_mb_max = Math.max(...pids.map((p) => rssMb(p)));
+    result.veilnet_rss_anon_mb_max = Math.max(...pids.map((p) => rssMb(p, "RssAnon")));
+    result.veilnet_rss_file_mb_max = Math.max(...pids.map((p) => rssMb(p, "RssFile")));
     result.veilnet_vs_veth =
       Math.round((result.veilnet_mbps! / Math.max(1, result.veth_mbps!)) * 1000) / 1000;
     console.log(
