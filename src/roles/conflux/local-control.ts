@@ -1,39 +1,62 @@
 /**
- * The node's local control socket: a Unix socket in the state directory (0600) that answers one
- * JSON request per line, e.g. {"cmd":"status"} → {"ok":true,"result":{...}}. `veilnet status` and
- * `veilnet routes` are its clients. Requests are bounded in size; unknown commands get an error.
+ * The node's local control socket: a Unix socket in the state directory (0600, so root-only when
+ * the node runs as root) that answers one JSON request per line, e.g. {"cmd":"status"} →
+ * {"ok":true,"result":{...}}. A stream command ({"cmd":"events","follow":true}) answers
+ * {"ok":true,"stream":true} and then one JSON event per line until the client closes; a slow
+ * client loses events (counted and reported), never the node's time (event-follower.ts).
+ * The `veilnet status|peers|sessions|routes|counters|events|metrics` commands are its clients.
+ * Requests are bounded in size; unknown commands get an error.
  */
-import { chmodSync, existsSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, statSync, unlinkSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
 import { VeilnetError } from "../../errors.ts";
+import { EventFollower } from "./event-follower.ts";
 
 export const LOCAL_CONTROL_SOCKET = "veilnet.sock";
 const MAX_REQUEST_BYTES = 4096;
+/** A one-shot request the node has not answered by then is given up. */
+export const LOCAL_REQUEST_TIMEOUT_MS = 5_000;
 
 export type LocalHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
+/**
+ * Starts a stream for one client: push events into `follower` from now on and return the function
+ * that stops it (called when the client goes). Throw to refuse.
+ */
+export type LocalStreamHandler = (args: Record<string, unknown>, follower: EventFollower) => () => void;
 
 export class LocalControlError extends VeilnetError {
   override readonly name = "LocalControlError";
 }
 
+interface Conn {
+  buffer: string;
+  follower?: EventFollower;
+  stop?: () => void;
+}
+
 export class LocalControlServer {
-  readonly #listener: UnixSocketListener<{ buffer: string }>;
+  readonly #listener: UnixSocketListener<Conn>;
   readonly #path: string;
 
-  private constructor(listener: UnixSocketListener<{ buffer: string }>, path: string) {
+  private constructor(listener: UnixSocketListener<Conn>, path: string) {
     this.#listener = listener;
     this.#path = path;
   }
 
-  static listen(path: string, handlers: Record<string, LocalHandler>): LocalControlServer {
+  static listen(
+    path: string,
+    handlers: Record<string, LocalHandler>,
+    streams: Record<string, LocalStreamHandler> = {},
+  ): LocalControlServer {
     if (existsSync(path)) unlinkSync(path); // a stale socket from a crashed run
-    const listener = Bun.listen<{ buffer: string }>({
+    const listener = Bun.listen<Conn>({
       unix: path,
       socket: {
         open(socket) {
           socket.data = { buffer: "" };
         },
         data(socket, chunk) {
+          if (socket.data.follower) return; // a stream reads nothing more
           socket.data.buffer += chunk.toString();
           if (socket.data.buffer.length > MAX_REQUEST_BYTES) {
             reply(socket, { ok: false, error: "request too large" });
@@ -43,7 +66,25 @@ export class LocalControlServer {
           if (newline < 0) return;
           const line = socket.data.buffer.slice(0, newline);
           socket.data.buffer = "";
-          void answer(line, handlers).then((response) => reply(socket, response));
+          const request = parseRequest(line);
+          if ("error" in request) return reply(socket, { ok: false, error: request.error });
+          const stream =
+            request.args.follow === true && Object.hasOwn(streams, request.cmd)
+              ? streams[request.cmd]
+              : undefined;
+          if (stream) return startStream(socket, request, stream);
+          void answer(request, handlers).then((response) => reply(socket, response));
+        },
+        drain(socket) {
+          socket.data.follower?.flush();
+        },
+        close(socket) {
+          socket.data.follower?.close();
+          socket.data.stop?.();
+        },
+        error(socket) {
+          socket.data.follower?.close();
+          socket.data.stop?.();
         },
       },
     });
@@ -57,21 +98,48 @@ export class LocalControlServer {
   }
 }
 
-async function answer(line: string, handlers: Record<string, LocalHandler>): Promise<unknown> {
+type Request = { cmd: string; args: Record<string, unknown> } | { error: string };
+
+function parseRequest(line: string): Request {
   let request: unknown;
   try {
     request = JSON.parse(line);
   } catch {
-    return { ok: false, error: "request is not JSON" };
+    return { error: "request is not JSON" };
   }
   if (
     typeof request !== "object" ||
     request === null ||
+    Array.isArray(request) ||
     typeof (request as { cmd?: unknown }).cmd !== "string"
   ) {
-    return { ok: false, error: "request needs a string 'cmd'" };
+    return { error: "request needs a string 'cmd'" };
   }
   const { cmd, ...args } = request as { cmd: string } & Record<string, unknown>;
+  return { cmd, args };
+}
+
+function startStream(
+  socket: Socket<Conn>,
+  request: { cmd: string; args: Record<string, unknown> },
+  stream: LocalStreamHandler,
+): void {
+  const follower = new EventFollower((bytes) => socket.write(bytes));
+  try {
+    follower.greet({ ok: true, stream: true });
+    socket.data.follower = follower;
+    socket.data.stop = stream(request.args, follower);
+  } catch (err) {
+    follower.close();
+    socket.data.follower = undefined;
+    reply(socket, { ok: false, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+async function answer(
+  { cmd, args }: { cmd: string; args: Record<string, unknown> },
+  handlers: Record<string, LocalHandler>,
+): Promise<unknown> {
   const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined;
   if (!handler)
     return { ok: false, error: `unknown command '${cmd}' (valid: ${Object.keys(handlers).join(", ")})` };
@@ -82,8 +150,41 @@ async function answer(line: string, handlers: Record<string, LocalHandler>): Pro
   }
 }
 
-function reply(socket: Socket<{ buffer: string }>, response: unknown): void {
+function reply(socket: Socket<Conn>, response: unknown): void {
   socket.end(`${JSON.stringify(response)}\n`);
+}
+
+/**
+ * Why a client cannot reach the node, as one line: no socket (node not running or another state
+ * directory), permission denied (the socket is root-only), or a stale socket nobody listens on.
+ */
+export function connectError(path: string, err: unknown): LocalControlError {
+  const code = (err as { code?: string } | undefined)?.code ?? "";
+  if (code === "ENOENT" || code === "ENOTDIR")
+    return new LocalControlError(
+      "LOCAL_NO_NODE",
+      `no node is running: no control socket at ${path} (is --state the node's state directory?)`,
+    );
+  if (code === "EACCES" || code === "EPERM")
+    return new LocalControlError(
+      "LOCAL_PERMISSION",
+      `permission denied on ${path}: the control socket is root-only (run as root)`,
+    );
+  if (code === "ECONNREFUSED")
+    return new LocalControlError(
+      "LOCAL_NO_NODE",
+      `no node is running: nothing listens on the control socket ${path}`,
+    );
+  return new LocalControlError("LOCAL_CONNECT", `cannot reach the node at ${path}: ${String(err)}`);
+}
+
+/** Throws the one-line reason when the socket is missing or not ours to use. */
+function checkSocket(path: string): void {
+  try {
+    statSync(path);
+  } catch (err) {
+    throw connectError(path, err);
+  }
 }
 
 /** Sends one request to a running node and returns its result, or throws a typed error. */
@@ -92,14 +193,15 @@ export async function requestLocal(
   cmd: string,
   args: Record<string, unknown> = {},
 ): Promise<unknown> {
-  if (!existsSync(path)) {
-    throw new LocalControlError("LOCAL_NO_NODE", `no node is running with control socket ${path}`);
-  }
+  checkSocket(path);
   const response = await new Promise<string>((resolve, reject) => {
     let text = "";
     const timer = setTimeout(
-      () => reject(new LocalControlError("LOCAL_TIMEOUT", "node did not answer in 5 s")),
-      5000,
+      () =>
+        reject(
+          new LocalControlError("LOCAL_TIMEOUT", `node did not answer in ${LOCAL_REQUEST_TIMEOUT_MS} ms`),
+        ),
+      LOCAL_REQUEST_TIMEOUT_MS,
     );
     Bun.connect({
       unix: path,
@@ -116,15 +218,101 @@ export async function requestLocal(
         },
         error(_socket, err) {
           clearTimeout(timer);
-          reject(err);
+          reject(connectError(path, err));
         },
       },
     }).catch((err: unknown) => {
       clearTimeout(timer);
-      reject(new LocalControlError("LOCAL_CONNECT", `cannot reach node at ${path}: ${String(err)}`));
+      reject(connectError(path, err));
     });
   });
-  const parsed = JSON.parse(response) as { ok: boolean; result?: unknown; error?: string };
+  const parsed = parseResponse(response);
   if (!parsed.ok) throw new LocalControlError("LOCAL_REFUSED", parsed.error ?? "request failed");
   return parsed.result;
+}
+
+function parseResponse(text: string): { ok: boolean; result?: unknown; error?: string; stream?: boolean } {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v === "object" && v !== null && typeof (v as { ok?: unknown }).ok === "boolean")
+      return v as { ok: boolean };
+  } catch {
+    // fall through
+  }
+  return { ok: false, error: `malformed answer from the node: ${JSON.stringify(text.slice(0, 80))}` };
+}
+
+export interface LocalFollow {
+  /** Resolves when the node closes the stream (it stopped), rejects if it refused. */
+  readonly done: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Opens a stream ({"cmd":cmd,"follow":true,...args}) and calls `onValue` with each JSON line after
+ * the node's first answer. Lines that are not JSON are skipped.
+ */
+export function followLocal(
+  path: string,
+  cmd: string,
+  args: Record<string, unknown>,
+  onValue: (value: unknown) => void,
+): LocalFollow {
+  let closeSocket: () => void = () => {};
+  let closed = false;
+  const done = new Promise<void>((resolve, reject) => {
+    checkSocket(path);
+    let text = "";
+    let greeted = false;
+    Bun.connect({
+      unix: path,
+      socket: {
+        open(socket) {
+          closeSocket = () => void socket.end();
+          if (closed) {
+            socket.end();
+            return;
+          }
+          socket.write(`${JSON.stringify({ cmd, ...args, follow: true })}\n`);
+        },
+        data(socket, chunk) {
+          text += chunk.toString();
+          for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n")) {
+            const line = text.slice(0, nl);
+            text = text.slice(nl + 1);
+            if (!greeted) {
+              const head = parseResponse(line);
+              if (!head.ok || !head.stream) {
+                reject(new LocalControlError("LOCAL_REFUSED", head.error ?? "the node refused the stream"));
+                socket.end();
+                return;
+              }
+              greeted = true;
+              continue;
+            }
+            let value: unknown;
+            try {
+              value = JSON.parse(line);
+            } catch {
+              continue; // a line that is not JSON is skipped
+            }
+            onValue(value);
+          }
+        },
+        close() {
+          resolve();
+        },
+        error(_socket, err) {
+          reject(connectError(path, err));
+        },
+      },
+    }).catch((err: unknown) => reject(connectError(path, err)));
+  });
+  return {
+    done,
+    close: () => {
+      closed = true;
+      closeSocket();
+    },
+  };
 }
