@@ -10,7 +10,10 @@
 #
 # Each: idle ping RTT, iperf3 TCP single stream (with ping RTT under that load) and -P 4 (DURATION s
 # each), peak RSS of the daemons
-# (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs).
+# (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs), and the
+# CPU each side's daemon used during the single-stream test (user + system time of its process, in %
+# of one core: `*_cpu_a_pct` sender, `*_cpu_b_pct` receiver; `*_mbps_per_core` = throughput / both
+# sides' cores; the kernel's softirq work outside the daemon is not included).
 # Env: DURATION (10), ROUNDS (1; medians over rounds), MTU (1420), VEILNET_NODE (command that runs
 # fixed-key-node; default: compiled with bun build --compile like dist/veilnet), GSO_MAX_SEGS (unset;
 # e.g. 1 sets `gso_max_segs` on both veth ends so the underlay segments every GSO send in software:
@@ -145,12 +148,20 @@ iperf_mbps() { # dst streams → Mbit/s received and retransmits
 rss_mb() { # pid → peak RSS (VmHWM) in MB
   awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo nan
 }
+cpu_ticks() { # pid → user + system clock ticks of the whole process (all threads)
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print a[int((NR + 1) / 2)]}'; }
 
 declare -A DST=([veth]=198.18.200.2 [veilnet]=100.64.204.2 [veilnet_plain]=100.64.201.2
   [wireguard_go]=100.64.202.2 [nebula]=100.64.203.2)
 SYSTEMS=(veth veilnet veilnet_plain wireguard_go nebula)
-declare -A S1 S4 RTT RETR LRTT
+declare -A PID_A=([veilnet]=$VEILNET_PID_oa [veilnet_plain]=$VEILNET_PID_pa [wireguard_go]=$WG_PID_a
+  [nebula]=$NEBULA_PID_a)
+declare -A PID_B=([veilnet]=$VEILNET_PID_ob [veilnet_plain]=$VEILNET_PID_pb [wireguard_go]=$WG_PID_b
+  [nebula]=$NEBULA_PID_b)
+HZ=$(getconf CLK_TCK)
+declare -A S1 S4 RTT RETR LRTT CPUA CPUB
 for s in "${SYSTEMS[@]}"; do
   wait_reachable "${DST[$s]}" || log "$s: ${DST[$s]} unreachable"
   RTT[$s]=$(rtt_ms "${DST[$s]}")
@@ -159,15 +170,24 @@ for round in $(seq "$ROUNDS"); do
   for s in "${SYSTEMS[@]}"; do
     loaded_rtt_ms "${DST[$s]}" >"$WORK/lrtt" &
     lpid=$!
+    ta=0 tb=0
+    if [ -n "${PID_A[$s]:-}" ]; then ta=$(cpu_ticks "${PID_A[$s]}") tb=$(cpu_ticks "${PID_B[$s]}"); fi
+    t0=$(date +%s.%N)
     read -r m r < <(iperf_mbps "${DST[$s]}" 1)
+    if [ -n "${PID_A[$s]:-}" ]; then
+      wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
+      pct() { awk -v d="$(( $(cpu_ticks "$1") - $2 ))" -v hz="$HZ" -v w="$wall" 'BEGIN {printf "%.0f", d / hz / w * 100}'; }
+      CPUA[$s]="${CPUA[$s]:-} $(pct "${PID_A[$s]}" "$ta")"
+      CPUB[$s]="${CPUB[$s]:-} $(pct "${PID_B[$s]}" "$tb")"
+    fi
     wait "$lpid"
     LRTT[$s]="${LRTT[$s]:-} $(cat "$WORK/lrtt")"
     S1[$s]="${S1[$s]:-} $m"
     RETR[$s]="${RETR[$s]:-} $r"
     read -r m4 _ < <(iperf_mbps "${DST[$s]}" 4)
     S4[$s]="${S4[$s]:-} $m4"
-    log "round $round $s: single ${m} Mbit/s (retransmits $r, loaded rtt $(cat "$WORK/lrtt") ms)," \
-      "-P 4 ${m4} Mbit/s, idle rtt ${RTT[$s]} ms"
+    log "round $round $s: single ${m} Mbit/s (retransmits $r, loaded rtt $(cat "$WORK/lrtt") ms," \
+      "cpu a/b $(echo "${CPUA[$s]:-n/a}" | awk "{print \$NF}")/$(echo "${CPUB[$s]:-n/a}" | awk "{print \$NF}") %), -P 4 ${m4} Mbit/s, idle rtt ${RTT[$s]} ms"
   done
 done
 
@@ -186,6 +206,12 @@ for s in "${SYSTEMS[@]}"; do
   out+="${s}_mbps=$(echo "${S1[$s]}" | median) ${s}_p4_mbps=$(echo "${S4[$s]}" | median) "
   out+="${s}_retransmits=$(echo "${RETR[$s]}" | median) ${s}_rtt_ms=${RTT[$s]:-nan} "
   out+="${s}_loaded_rtt_ms=$(echo "${LRTT[$s]}" | median) "
+  if [ -n "${PID_A[$s]:-}" ]; then
+    ca=$(echo "${CPUA[$s]}" | median) cb=$(echo "${CPUB[$s]}" | median)
+    out+="${s}_cpu_a_pct=$ca ${s}_cpu_b_pct=$cb "
+    out+="${s}_mbps_per_core=$(awk -v m="$(echo "${S1[$s]}" | median)" -v c="$((ca + cb))" \
+      'BEGIN { if (c > 0 && m == m + 0) printf "%.0f", m / (c / 100); else print "nan" }') "
+  fi
 done
 v=$(echo "${S1[veilnet]}" | median)
 vp=$(echo "${S1[veilnet_plain]}" | median)

@@ -23,12 +23,14 @@ export function createAdminHandler(node: ConfluxNode): AdminHandler {
       node.quarantined = reason ?? "quarantined by Guardian";
       node.resetSessions("quarantined");
       node.log(`quarantined: ${node.quarantined}`);
+      node.local.emit("node.quarantined", undefined, { reason: node.quarantined });
       return { quarantined: true };
     },
     release: () => {
       node.quarantined = undefined;
       node.resetSessions("released from quarantine");
       node.log("released from quarantine");
+      node.local.emit("node.released", undefined, {});
       return { quarantined: false };
     },
     invalidate: () => {

@@ -26,6 +26,7 @@ import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./di
 import { ensureEnrolled } from "./enrolment.ts";
 import { HandshakeDriver } from "./handshake-driver.ts";
 import { LOCAL_CONTROL_SOCKET, LocalControlServer } from "./local-control.ts";
+import { LocalViews } from "./local-views.ts";
 import { LIE_ENV, MultiHop, ROUTES_FILE } from "./multihop/router.ts";
 import { NodeState } from "./node-state.ts";
 import type { PacketIO } from "./packet-io.ts";
@@ -66,6 +67,8 @@ export class ConfluxNode {
   quarantined: string | undefined;
   /** Multi-hop paths and the routing agent (TUN mode only). */
   multihop: MultiHop | undefined;
+  /** Recent events and the local control socket's views (`veilnet events`, `sessions`, `metrics`). */
+  readonly local = new LocalViews();
   #lastPresence = 0;
   /** Sent in every presence; drawn anew whenever this node drops all its sessions (see peer-manager.ts). */
   #epoch = randomEpoch();
@@ -188,6 +191,7 @@ export class ConfluxNode {
         .renew(controlCredentials(c, this.state))
         .catch((e) => this.log(`NATS renew: ${String(e)}`));
       this.log(`credentials renewed, valid until ${new Date(c.expiresAt).toISOString()}`);
+      this.local.emit("credentials.renewed", undefined, { expiresAt: new Date(c.expiresAt).toISOString() });
     });
     renewer.start();
     this.#cleanups.push(() => renewer.stop());
@@ -225,6 +229,7 @@ export class ConfluxNode {
       },
       candidates,
       log: this.log,
+      event: this.local.emit,
       sessions: {
         up: (cert, keys, endpoint) => this.multihop?.onLinkUp(cert, keys, endpoint),
         down: (idHex) => this.multihop?.onLinkDown(idHex),
@@ -271,6 +276,7 @@ export class ConfluxNode {
           const idHex = Buffer.from(e.id).toString("hex");
           if (idHex === this.nodeIdHex) {
             this.log("this node is revoked: stopping");
+            this.local.emit("node.revoked", undefined, { sequence: list.sequence });
             void this.stop("revoked");
             return;
           }
@@ -287,8 +293,14 @@ export class ConfluxNode {
       guardian: credentials.guardian,
       connection,
       handler: createAdminHandler(this),
-      onRefused: (r) => this.log(`admin command refused: ${r.reason}: ${r.message}`),
-      onExecuted: (c) => this.log(`admin command executed: ${c.verb}`),
+      onRefused: (r) => {
+        this.log(`admin command refused: ${r.reason}: ${r.message}`);
+        this.local.emit("admin.refused", undefined, { reason: r.reason, message: r.message });
+      },
+      onExecuted: (c) => {
+        this.log(`admin command executed: ${c.verb}`);
+        this.local.emit("admin.command", undefined, { verb: c.verb });
+      },
     });
     admin.start();
     this.#cleanups.push(() => admin.stop());
@@ -308,6 +320,7 @@ export class ConfluxNode {
         peers: this.peers,
         channel: this.channel,
         log: this.log,
+        event: this.local.emit,
         ...(lie > 0 ? { lieFactor: lie } : {}),
       });
       this.multihop = multihop;
@@ -333,16 +346,11 @@ export class ConfluxNode {
     }
 
     // Local control socket.
-    const local = LocalControlServer.listen(this.state.path(LOCAL_CONTROL_SOCKET), {
-      status: () => this.status(),
-      peers: () => this.peers.snapshot(Date.now()),
-      routes: () => this.multihop?.routes() ?? { error: "no multi-hop routing (embedded mode)" },
-      counters: () => ({
-        dataplane: dp.counters(),
-        handshakes: this.driver.counters,
-        peers: this.peers.counters,
-      }),
-    });
+    const local = LocalControlServer.listen(
+      this.state.path(LOCAL_CONTROL_SOCKET),
+      this.local.handlers(this),
+      this.local.streams(),
+    );
     this.#cleanups.push(() => local.stop());
     phase("rest");
     this.log(`started in ms: ${phases.join(", ")}`);

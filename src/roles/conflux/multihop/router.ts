@@ -28,6 +28,7 @@ import { UNREACHABLE } from "../../../rl/constants.ts";
 import { QTableStore } from "../../../rl/qtable-store.ts";
 import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
 import type { Action, NodeId, Summary } from "../../../rl/types.ts";
+import type { EmitEvent } from "../events.ts";
 import type { PeerManager } from "../peer-manager.ts";
 import { Builds, type OriginRecord } from "./builds.ts";
 import { CellLinks } from "./cell-links.ts";
@@ -63,6 +64,8 @@ export interface MultiHopOptions {
   readonly channel: ControlChannel;
   readonly log: (line: string) => void;
   readonly lieFactor?: number;
+  /** Told of paths built, switched, retired and failed (`veilnet events`). */
+  readonly event?: EmitEvent;
 }
 
 export class MultiHop {
@@ -148,7 +151,10 @@ export class MultiHop {
         const e = this.dir.byId(n);
         return e !== undefined && this.links.linkOf(e.idHex) !== undefined;
       },
-      observe: (ob) => this.agent.observe(ob, wallMs()),
+      observe: (ob) => {
+        if (ob.type === "built" || ob.type === "pathFailed") this.#pathEvent(ob);
+        this.agent.observe(ob, wallMs());
+      },
       onOriginData: (r, plain, t) => this.#onOriginData(r, plain, t),
       log: o.log,
     });
@@ -310,12 +316,21 @@ export class MultiHop {
         this.builds.start(a, now);
         return;
       case "retire":
+        this.#o.event?.("path.retired", this.#destHex(this.builds.origins.get(a.pathId)?.dest), {
+          pathId: a.pathId,
+          hops: this.#hopsOf(a.pathId),
+        });
         this.builds.retire(a.pathId, now);
         return;
       case "switch":
         this.#o.log(
           `route to ${this.dir.name(a.dest)}: ${a.reason} → path ${a.pathId} ${this.#hopsOf(a.pathId)}`,
         );
+        this.#o.event?.("path.switched", this.#destHex(a.dest), {
+          pathId: a.pathId,
+          reason: a.reason,
+          hops: this.#hopsOf(a.pathId),
+        });
         return;
       case "publish":
         this.#publish(a.summary);
@@ -325,6 +340,19 @@ export class MultiHop {
         this.#fullDueAt = Math.min(this.#fullDueAt, now + 300);
         return;
     }
+  }
+
+  #pathEvent(ob: { type: "built"; buildId: number } | { type: "pathFailed"; pathId: number }): void {
+    const id = ob.type === "built" ? ob.buildId : ob.pathId;
+    const r = this.builds.origins.get(id);
+    this.#o.event?.(ob.type === "built" ? "path.built" : "path.failed", this.#destHex(r?.dest), {
+      pathId: id,
+      hops: this.#hopsOf(id),
+    });
+  }
+
+  #destHex(dest: NodeId | undefined): string | undefined {
+    return dest === undefined ? undefined : this.dir.byId(dest)?.idHex;
   }
 
   #hopsOf(pathId: number): string {
