@@ -23,6 +23,7 @@ import { MsgType } from "../../anchor/message-type.ts";
 import type { SessionKeys } from "../../anchor/session-keys.ts";
 import type { Endpoint } from "../../ffi/udp.ts";
 import type { Signal } from "./discovery-messages.ts";
+import type { EmitEvent } from "./events.ts";
 import { endpointKey, type HandshakeDriver } from "./handshake-driver.ts";
 import type { PacketIO } from "./packet-io.ts";
 
@@ -71,6 +72,8 @@ export interface PeerManagerOptions {
   readonly log?: (line: string) => void;
   /** Told of every installed (or rekeyed) session and every teardown (multi-hop cell links). */
   readonly sessions?: SessionObserver;
+  /** Told of peer and session events (`veilnet events`). */
+  readonly event?: EmitEvent;
 }
 
 export interface SessionObserver {
@@ -91,10 +94,12 @@ export class PeerManager {
   };
   readonly #o: PeerManagerOptions;
   readonly #log: (line: string) => void;
+  readonly #event: EmitEvent;
 
   constructor(o: PeerManagerOptions) {
     this.#o = o;
     this.#log = o.log ?? (() => {});
+    this.#event = o.event ?? (() => {});
   }
 
   /**
@@ -116,7 +121,10 @@ export class PeerManager {
       peer = newRecord(idHex, cert, now);
       this.peers.set(idHex, peer);
       this.#log(`peer ${short(idHex)} ${formatIPv4(cert.ipv4)} seen`);
+      this.#event("peer.discovered", idHex, { ipv4: formatIPv4(cert.ipv4), taints: cert.taints.join(",") });
     } else {
+      if (peer.cert.taints.join(",") !== cert.taints.join(","))
+        this.#event("peer.taints", idHex, { from: peer.cert.taints.join(","), to: cert.taints.join(",") });
       peer.cert = cert;
       peer.lastPresence = now;
     }
@@ -124,6 +132,7 @@ export class PeerManager {
       if (peer.epoch !== undefined && peer.epoch !== epoch && !peer.blocked) {
         // The peer's keys for our session are gone: every packet we sealed would be dropped.
         this.counters.peerEpochChanges++;
+        this.#event("peer.restarted", idHex, { epoch });
         this.#o.driver.cancel(idHex);
         const last = peer.endpoint;
         this.#teardown(peer, "peer restarted or reset its sessions");
@@ -187,7 +196,9 @@ export class PeerManager {
       this.#o.io.route(v4, peer.slot);
       this.#o.io.route(v6, peer.slot);
       this.#log(`session up with ${short(idHex)} ${formatIPv4(e.peer.ipv4)} via ${endpointKey(endpoint)}`);
+      this.#event("session.up", idHex, sessionDetail(e, endpoint, asInitiator));
     } else {
+      this.#event("session.rekey", idHex, sessionDetail(e, endpoint, asInitiator));
       this.#o.io.rekey(peer.slot, keys);
       if (!peer.endpoint || endpointKey(peer.endpoint) !== endpointKey(endpoint)) {
         this.#o.io.updateEndpoint(peer.slot, endpoint);
@@ -233,6 +244,7 @@ export class PeerManager {
       return false;
     }
     this.#teardown(peer, reason);
+    if (!peer.blocked) this.#event("peer.blocked", idHex, { reason });
     peer.blocked = reason;
     this.#o.driver.cancel(idHex);
     return true;
@@ -286,6 +298,10 @@ export class PeerManager {
       if (seen && peer.endpoint && endpointKey(seen) !== endpointKey(peer.endpoint)) {
         // An authenticated packet from a new address: the peer roamed (or its NAT rebound).
         this.#o.io.updateEndpoint(slot, seen);
+        this.#event("endpoint.roamed", peer.idHex, {
+          from: endpointKey(peer.endpoint),
+          to: endpointKey(seen),
+        });
         peer.endpoint = seen;
         this.counters.roamed++;
       }
@@ -327,6 +343,7 @@ export class PeerManager {
       this.#slots.delete(peer.slot);
       this.counters.sessionsTornDown++;
       this.#log(`session with ${short(peer.idHex)} down (${reason})`);
+      this.#event("session.down", peer.idHex, { reason });
       this.#o.sessions?.down(peer.idHex);
     }
     peer.slot = undefined;
@@ -362,6 +379,16 @@ function newRecord(idHex: string, cert: Certificate, now: number): PeerRecord {
     rxChangedAt: now,
     blocked: undefined,
     epoch: undefined,
+  };
+}
+
+function sessionDetail(e: Established, endpoint: Endpoint, initiator: boolean) {
+  return {
+    ipv4: formatIPv4(e.peer.ipv4),
+    endpoint: endpointKey(endpoint),
+    initiator,
+    localIndex: e.keys.localIndex,
+    remoteIndex: e.keys.remoteIndex,
   };
 }
 
