@@ -69,7 +69,9 @@ export interface PathSwitchOptions {
 export class PathSwitch {
   readonly table = new PathTable();
   readonly drops = new Float64Array(16);
+  /** Cells this switch forwarded (in JavaScript), and by command (index = CellCmd). */
   forwarded = 0;
+  readonly forwardedByCmd = new Float64Array(CellCmd.Destroy + 1);
   readonly #identity: Identity;
   readonly #links: PathLinks;
   readonly #endpoints: PathEndpoints;
@@ -141,6 +143,7 @@ export class PathSwitch {
     if (entry.extendPending) {
       entry.extendPending = false;
       if (c.cmd === CellCmd.Created) {
+        this.table.changed(entry); // now a full relay: a data plane may label-switch it
         const reply = new Uint8Array(EXTENDED_OK_SIZE);
         reply[0] = PathRefusal.Ok;
         reply.set(body.subarray(0, CONFIRM_SIZE), 1);
@@ -223,6 +226,7 @@ export class PathSwitch {
     let n = 0;
     for (const e of [...this.table.entries()]) {
       if (e.role === "origin") continue; // the origin's owner decides its own paths' fate
+      this.table.observer?.touch?.(e, now);
       if (now - e.lastUsed >= PATH_IDLE_TIMEOUT_MS || now - e.createdAt >= PATH_MAX_LIFETIME_MS) {
         this.#notifyLocal(e, PathRefusal.Expired, now);
         this.destroy(e, PathRefusal.Expired, now);
@@ -294,8 +298,8 @@ export class PathSwitch {
       return 0;
     }
     const pid = this.table.allocate(link, this.#links.localIsLow(link));
+    entry.extendPending = true; // before setDown: observers must not see a relay before CREATED
     this.table.setDown(entry, link, pid);
-    entry.extendPending = true;
     this.#send(link, pid, CellCmd.Create, skin, now);
     return 0;
   }
@@ -316,7 +320,10 @@ export class PathSwitch {
 
   #forward(buf: Uint8Array, cellPos: number, cellLen: number, link: number, pid: number, now: number): void {
     writePathId(buf, cellPos, pid);
-    if (this.#links.sendCell(link, buf, cellPos, cellLen, now)) this.forwarded++;
+    if (this.#links.sendCell(link, buf, cellPos, cellLen, now)) {
+      this.forwarded++;
+      this.forwardedByCmd[buf[cellPos + 4]!]!++;
+    }
   }
 
   #drop(reason: number): number {

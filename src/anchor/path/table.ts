@@ -42,12 +42,25 @@ export interface PathEntry {
 
 export const Side = { Up: 0, Down: 1 } as const;
 
+/**
+ * Told of every change to the table's bindings, so a data plane can mirror them (the native label
+ * table of conflux/dataplane): `changed` after an entry was added or its sides or state changed,
+ * `removed` after it left the table. `touch` may refresh `entry.lastUsed` from use the data plane
+ * saw (cells relayed without passing through this table) before idle paths are expired.
+ */
+export interface PathTableObserver {
+  changed(entry: PathEntry): void;
+  removed(entry: PathEntry): void;
+  touch?(entry: PathEntry, now: number): void;
+}
+
 const key = (link: number, pid: number): number => link * TWO_32 + pid;
 
 export class PathTable {
   readonly #map = new Map<number, { entry: PathEntry; side: number }>();
   readonly #perLink = new Map<number, number>();
   readonly #entries = new Set<PathEntry>();
+  observer: PathTableObserver | undefined;
 
   get size(): number {
     return this.#entries.size;
@@ -91,6 +104,12 @@ export class PathTable {
     this.#entries.add(entry);
     if (entry.upLink !== NO_LINK) this.#bind(entry.upLink, entry.upPid, entry, Side.Up);
     if (entry.downLink !== NO_LINK) this.#bind(entry.downLink, entry.downPid, entry, Side.Down);
+    this.observer?.changed(entry);
+  }
+
+  /** Tells the observer that an entry's state changed (e.g. its extension completed). */
+  changed(entry: PathEntry): void {
+    if (this.#entries.has(entry)) this.observer?.changed(entry);
   }
 
   /** Attaches a downstream side to an entry (after EXTEND). */
@@ -98,6 +117,7 @@ export class PathTable {
     entry.downLink = link;
     entry.downPid = pid;
     this.#bind(link, pid, entry, Side.Down);
+    this.observer?.changed(entry);
   }
 
   /** Detaches the downstream side (the next hop refused or went away). */
@@ -106,12 +126,14 @@ export class PathTable {
     this.#unbind(entry.downLink, entry.downPid);
     entry.downLink = NO_LINK;
     entry.downPid = 0;
+    this.observer?.changed(entry);
   }
 
   remove(entry: PathEntry): void {
     if (!this.#entries.delete(entry)) return;
     if (entry.upLink !== NO_LINK) this.#unbind(entry.upLink, entry.upPid);
     if (entry.downLink !== NO_LINK) this.#unbind(entry.downLink, entry.downPid);
+    this.observer?.removed(entry);
   }
 
   #bind(link: number, pid: number, entry: PathEntry, side: number): void {

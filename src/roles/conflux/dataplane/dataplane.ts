@@ -35,6 +35,7 @@ import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
 import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
 import { DataplaneConfigError, DataplaneWorkerError } from "./errors.ts";
+import { LabelTable } from "./label-table.ts";
 import {
   COUNTER_SLOTS,
   COUNTERS,
@@ -127,6 +128,11 @@ export class Dataplane {
   private readonly peers = new PeerTable(this.shared);
   private readonly routes = new RouteTable(this.shared);
   private readonly ring = new ControlRing(this.shared);
+  /**
+   * The native label table of path cells (multi-hop relay): mirror PathSwitch's entries here and
+   * the RX loop relays DATA/KEEPALIVE cells of traversing paths itself (see native/relay.c).
+   */
+  readonly labels = new LabelTable(this.shared);
   private readonly workers: WorkerState[] = [];
   private controlHandler: ControlHandler | null = null;
   private controlErrors = 0;
@@ -276,6 +282,11 @@ export class Dataplane {
     this.peers.checkSendKey(keys.sendKey); // validate before changing anything
     this.peers.installRecvKey(slot, keys.recvKey, keys.localIndex);
     this.peers.installSendKey(slot, keys.sendKey, keys.sendReceiverIndex);
+  }
+
+  /** The peer slot whose live receive key has `localIndex` (a link's cells carry it), or -1. */
+  slotOfIndex(localIndex: number): number {
+    return this.peers.slotOfIndex(localIndex);
   }
 
   /** Points a peer at a new underlay endpoint (e.g. after it roamed). */

@@ -10,13 +10,15 @@
  *   …      HOSTS     host-route hash table: HOST_BUCKETS × {16-byte key, u32 slot+1, u32 pad}
  *   …      PREFIXES  PREFIX_MAX × {16-byte key, u32 prefix length, u32 slot+1}, longest first
  *   …      CTRL      RX → main ring of non-transport datagrams: CTRL_SLOTS × CTRL_SLOT_SIZE
+ *   …      LABELS    path-cell label table (relay.c): LABEL_BUCKETS × u32 entry+1, then
+ *                    LABEL_MAX × {in slot, in path id, out slot, out path id, u64 cells, u64 bytes}
  *
  * IPv4 route keys are IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix length + 96).
  */
 
 /* Implementation constants */
 export const MAX_PEERS = 1024;
-export const PEER_SIZE = 512;
+export const PEER_SIZE = 1024;
 export const INDEX_BUCKETS = 8192;
 export const HOST_BUCKETS = 4096;
 export const HOST_ENTRY = 24;
@@ -30,6 +32,14 @@ export const CTRL_MAX_DATAGRAM = CTRL_SLOT_SIZE - CTRL_DATA_OFF;
 export const BATCH = 64;
 /** Bits in the RFC 6479 replay ring per receive key; the usable window is 64 bits smaller. */
 export const REPLAY_RING_BITS = 4096;
+/** Label table: open-addressing buckets (power of two) over a fixed array of entries. */
+export const LABEL_BUCKETS = 32_768;
+export const LABEL_MAX = 16_384;
+export const LABEL_ENTRY = 32;
+/** Out slot of a label whose cells are delivered to this node (origin or tail): hand them up. */
+export const LABEL_LOCAL = 0xffffffff;
+/** Transport header byte 1 of a path cell the RX loop opened and handed up (never valid on the wire). */
+export const CELL_OPENED_MARK = 1;
 
 /* Global region (byte offsets, all 32-bit) */
 export const G_STOP = 0;
@@ -42,6 +52,8 @@ export const G_TX_STATUS = 24;
 export const G_RX_STATUS = 28;
 export const G_TX_ERRNO = 32;
 export const G_RX_ERRNO = 36;
+export const G_LABEL_SEQ = 40; // seqlock over the label table (odd = being written)
+export const G_LABEL_STRICT = 44; // 1 = the table holds every path of this node: drop unknown labels; 0 = hand them up
 
 /* Regions */
 export const COUNTERS_OFF = 256;
@@ -51,7 +63,17 @@ export const INDEX_OFF = PEERS_OFF + MAX_PEERS * PEER_SIZE;
 export const HOSTS_OFF = INDEX_OFF + INDEX_BUCKETS * 8;
 export const PREFIXES_OFF = HOSTS_OFF + HOST_BUCKETS * HOST_ENTRY;
 export const CTRL_OFF = PREFIXES_OFF + PREFIX_MAX * PREFIX_ENTRY;
-export const SHARED_SIZE = CTRL_OFF + CTRL_SLOTS * CTRL_SLOT_SIZE;
+export const LABEL_BUCKETS_OFF = CTRL_OFF + CTRL_SLOTS * CTRL_SLOT_SIZE;
+export const LABEL_ENTRIES_OFF = LABEL_BUCKETS_OFF + LABEL_BUCKETS * 4;
+export const SHARED_SIZE = LABEL_ENTRIES_OFF + LABEL_MAX * LABEL_ENTRY;
+
+/* Label entry (byte offsets inside one LABEL_ENTRY) */
+export const LE_IN_SLOT = 0;
+export const LE_IN_PID = 4;
+export const LE_OUT_SLOT = 8; // LABEL_LOCAL = deliver here
+export const LE_OUT_PID = 12;
+export const LE_CELLS = 16; // u64: cells relayed by RX (the native last-use signal)
+export const LE_BYTES = 24;
 
 /* Peer slot (byte offsets inside one PEER_SIZE slot) */
 export const PO_SEQ = 0; // seqlock over endpoint + allowed sources (even = stable)
@@ -88,6 +110,16 @@ export const PO_RX_SRC_SEQ = 432;
 export const PO_RX_KEY_USED = 436; // physical receive slot of the last authenticated packet
 export const PO_RX_SRC = 440; // sockaddr of the last authenticated datagram (32 bytes)
 export const PO_RX_SRC_LEN = 472;
+/** Path-cell receive keys, one 64-byte block per physical receive key, under that key's RK_SEQ:
+ *  | cell key (type 5, 32) | relay key (type 7, 32) | */
+export const PO_XK0 = 512;
+export const XK_SIZE = 64;
+export const XK_CELL = 0;
+export const XK_RELAY = 32;
+export const PO_RS_KEY = 640; // relay send key (type 7), under PO_SK_SEQ; receiver = PO_SK_RECEIVER
+export const PO_RS_COUNTER = 672; // u64: next relay counter, published by RX (the relay sender)
+export const PO_RELAY_PACKETS = 680; // u64: cells relayed to this peer (RX)
+export const PO_RELAY_BYTES = 688;
 
 /** Counters written by the TX Worker, at indices 0.. of the u64 counter array. */
 export const TX_COUNTERS = [
@@ -130,6 +162,16 @@ export const RX_COUNTERS = [
   "rxRecvErrors",
   "rxGroBatches",
   "rxCoalescedWrites",
+  "rxCells",
+  "rxRelayed",
+  "rxRelayedBytes",
+  "rxRelayBatches",
+  "dropRxCellMalformed",
+  "dropRxCellUnknownLabel",
+  "dropRxRelayNoOutKey",
+  "dropRxRelayCounterExhausted",
+  "dropRxRelaySendError",
+  "rxCellLabelBusy",
 ] as const;
 export const RX_COUNTER_BASE = 32;
 
@@ -164,6 +206,21 @@ export function nativeDefines(): Record<string, string> {
     CTRL_MAX_DATAGRAM,
     BATCH,
     REPLAY_RING_BITS,
+    LABEL_BUCKETS,
+    LABEL_MAX,
+    LABEL_ENTRY,
+    LABEL_LOCAL,
+    CELL_OPENED_MARK,
+    LABEL_BUCKETS_OFF,
+    LABEL_ENTRIES_OFF,
+    LE_IN_SLOT,
+    LE_IN_PID,
+    LE_OUT_SLOT,
+    LE_OUT_PID,
+    LE_CELLS,
+    LE_BYTES,
+    G_LABEL_SEQ,
+    G_LABEL_STRICT,
     G_STOP,
     G_CTRL_HEAD,
     G_CTRL_TAIL,
@@ -214,6 +271,14 @@ export function nativeDefines(): Record<string, string> {
     PO_RX_KEY_USED,
     PO_RX_SRC,
     PO_RX_SRC_LEN,
+    PO_XK0,
+    XK_SIZE,
+    XK_CELL,
+    XK_RELAY,
+    PO_RS_KEY,
+    PO_RS_COUNTER,
+    PO_RELAY_PACKETS,
+    PO_RELAY_BYTES,
   };
   for (const [k, v] of Object.entries(self)) d[k] = String(v);
   for (const [name, i] of COUNTERS) d[counterMacro(name)] = String(i);
@@ -225,6 +290,11 @@ export function routeHash(key: Uint8Array): number {
   let h = 2166136261;
   for (let i = 0; i < 16; i++) h = Math.imul(h ^ key[i]!, 16777619) >>> 0;
   return h;
+}
+
+/** Label hash over (in slot, in path id) (the C side computes the same). */
+export function labelHash(slot: number, pid: number): number {
+  return indexHash((pid ^ Math.imul(slot + 1, 0x9e3779b1)) >>> 0);
 }
 
 /** Mixer for receiver indices (the C side computes the same). */

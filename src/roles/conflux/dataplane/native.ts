@@ -12,6 +12,7 @@ import { loadGlobalLibrary } from "../../../ffi/libc.ts";
 import { DataplaneUnavailableError } from "./errors.ts";
 import { nativeDefines } from "./layout.ts";
 import base from "./native/base.c" with { type: "text" };
+import relay from "./native/relay.c" with { type: "text" };
 import route from "./native/route.c" with { type: "text" };
 import rx from "./native/rx.c" with { type: "text" };
 import rxDeliver from "./native/rx-deliver.c" with { type: "text" };
@@ -25,6 +26,7 @@ const SOURCES: readonly [string, string][] = [
   ["tx.c", tx],
   ["rx-state.c", rxState],
   ["rx-deliver.c", rxDeliver],
+  ["relay.c", relay],
   ["rx.c", rx],
 ];
 

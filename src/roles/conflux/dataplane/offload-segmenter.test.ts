@@ -111,7 +111,7 @@ describe("segmentation offload: native split and coalesce vs the reference (netn
     expect(rx("v6 45 full").written).toBe(1);
   });
 
-  it("breaks runs where the kernel's GRO would (PSH, short, ack, options, gap, TTL/TOS, flags, 64 segments)", () => {
+  it("breaks runs where the kernel's GRO would (PSH, short, ack, window, options, gap, TTL/TOS, IP id, flags, 64 segments)", () => {
     expect(rx("v4 PSH in the middle").writtenSizes.length).toBe(2);
     expect(rx("v4 shorter segment").writtenSizes.length).toBe(2);
     expect(rx("v4 ack changes").writtenSizes.length).toBe(2);
@@ -121,6 +121,10 @@ describe("segmentation offload: native split and coalesce vs the reference (netn
     expect(rx("v4 with IP options").coalescedWrites).toBe(0);
     expect(rx("v4 fragment").coalescedWrites).toBe(0);
     expect(rx("v4 FIN, SYN and CWR").writtenSizes.length).toBe(7);
+    expect(rx("v4 window changes").writtenSizes.length).toBe(2);
+    expect(rx("v4 IP id jumps").writtenSizes.length).toBe(2);
+    expect(rx("v4 fixed IP id").writtenSizes.length).toBe(8);
+    expect(rx("v4 fixed IP id").coalescedWrites).toBe(0);
     expect(rx("v4 72 small").writtenSizes).toEqual([10 + 52 + 64 * 100, 10 + 52 + 8 * 100]);
   });
 

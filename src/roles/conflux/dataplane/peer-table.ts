@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../../ffi/inet.ts";
 import { decodeSockaddr, type Endpoint, type SockAddr } from "../../../ffi/udp.ts";
+import { cellKey, relayKey } from "./cell-keys.ts";
 import { DataplaneConfigError } from "./errors.ts";
 import {
   INDEX_BUCKETS,
@@ -19,8 +20,12 @@ import {
   PO_ADDR,
   PO_ADDRLEN,
   PO_KA_REQ,
+  PO_RELAY_BYTES,
+  PO_RELAY_PACKETS,
   PO_RK_CURRENT,
   PO_RK0,
+  PO_RS_COUNTER,
+  PO_RS_KEY,
   PO_RX_AUTH,
   PO_RX_BYTES,
   PO_RX_KEY_USED,
@@ -43,11 +48,15 @@ import {
   PO_V4_NET,
   PO_V6_LEN,
   PO_V6_NET,
+  PO_XK0,
   RK_INDEX,
   RK_KEY,
   RK_SEQ,
   RK_SIZE,
   RK_VALID,
+  XK_CELL,
+  XK_RELAY,
+  XK_SIZE,
 } from "./layout.ts";
 import { KEY_SIZE } from "./wire.ts";
 
@@ -71,6 +80,11 @@ export interface PeerStats {
   readonly lastRxKey: "current" | "previous" | "none";
   /** Underlay source of the last authenticated datagram (for roaming decisions). */
   readonly lastRxEndpoint: Endpoint | null;
+  /** Path cells the RX loop relayed to this peer (type 7) and their cell bytes. */
+  readonly relayPackets: number;
+  readonly relayBytes: number;
+  /** The next relay send counter (the RX loop owns it). */
+  readonly relayCounter: number;
 }
 
 export class PeerTable {
@@ -116,6 +130,12 @@ export class PeerTable {
     } finally {
       Atomics.add(this.i32, seqOff >> 2, 1);
     }
+  }
+
+  /** The peer slot whose live receive key has `localIndex`, or -1. */
+  slotOfIndex(localIndex: number): number {
+    const ref = this.indexOwner.get(localIndex >>> 0);
+    return ref === undefined ? -1 : (ref - 1) >> 1;
   }
 
   isActive(slot: number): boolean {
@@ -169,8 +189,10 @@ export class PeerTable {
   installSendKey(slot: number, key: Uint8Array, receiver: number, start = 0n): void {
     this.checkSendKey(key);
     const b = this.base(slot);
+    const relay = relayKey(key);
     this.locked(b + PO_SK_SEQ, () => {
       this.u8.set(key, b + PO_SK_KEY);
+      this.u8.set(relay, b + PO_RS_KEY);
       this.w32(b + PO_SK_RECEIVER, receiver);
       this.w32(b + PO_SK_START_LO, Number(start & 0xffffffffn));
       this.w32(b + PO_SK_START_HI, Number(start >> 32n));
@@ -199,8 +221,13 @@ export class PeerTable {
     const phys = curValid ? 1 - current : 0;
     this.retireRecvKey(slot, phys);
     const kb = b + PO_RK0 + phys * RK_SIZE;
+    const xb = b + PO_XK0 + phys * XK_SIZE;
+    const cell = cellKey(key);
+    const relay = relayKey(key);
     this.locked(kb + RK_SEQ, () => {
       this.u8.set(key, kb + RK_KEY);
+      this.u8.set(cell, xb + XK_CELL);
+      this.u8.set(relay, xb + XK_RELAY);
       this.w32(kb + RK_INDEX, localIndex);
       this.w32(kb + RK_VALID, 1);
     });
@@ -212,9 +239,11 @@ export class PeerTable {
     const kb = this.base(slot) + PO_RK0 + phys * RK_SIZE;
     if (this.r32(kb + RK_VALID) !== 1) return;
     const idx = this.r32(kb + RK_INDEX);
+    const xb = this.base(slot) + PO_XK0 + phys * XK_SIZE;
     this.locked(kb + RK_SEQ, () => {
       this.w32(kb + RK_VALID, 0);
       this.u8.fill(0, kb + RK_KEY, kb + RK_KEY + KEY_SIZE);
+      this.u8.fill(0, xb, xb + XK_SIZE);
     });
     if (this.indexOwner.get(idx) === slot * 2 + phys + 1) this.indexRemove(idx);
   }
@@ -228,6 +257,7 @@ export class PeerTable {
     this.locked(b + PO_SK_SEQ, () => {
       this.w32(b + PO_SK_VALID, 0);
       this.u8.fill(0, b + PO_SK_KEY, b + PO_SK_KEY + KEY_SIZE);
+      this.u8.fill(0, b + PO_RS_KEY, b + PO_RS_KEY + KEY_SIZE);
     });
   }
 
@@ -260,6 +290,9 @@ export class PeerTable {
       lastRxKey:
         lastRxEndpoint === null ? "none" : used === this.r32(b + PO_RK_CURRENT) ? "current" : "previous",
       lastRxEndpoint,
+      relayPackets: Number(this.r64(b + PO_RELAY_PACKETS)),
+      relayBytes: Number(this.r64(b + PO_RELAY_BYTES)),
+      relayCounter: Number(this.r64(b + PO_RS_COUNTER)),
     };
   }
 

@@ -15,16 +15,18 @@ import {
   writeTransportHeader,
 } from "./wire.ts";
 
-/** header ‖ AES-256-GCM(key, nonce(counter), aad = header, plaintext) ‖ tag. */
+/** header ‖ AES-256-GCM(key, nonce(counter), aad = header, plaintext) ‖ tag; `type` 4 (transport) by default. */
 export function referenceSeal(
   key: Uint8Array,
   receiver: number,
   counter: bigint,
   plaintext: Uint8Array,
+  type = MSG_TYPE_TRANSPORT,
 ): Uint8Array {
   if (key.length !== KEY_SIZE) throw new RangeError("key must be 32 bytes");
   const out = new Uint8Array(TRANSPORT_HEADER_SIZE + plaintext.length + TAG_SIZE);
   writeTransportHeader(out, receiver, counter);
+  out[0] = type;
   const c = createCipheriv("aes-256-gcm", key, transportNonce(counter));
   c.setAAD(out.subarray(0, TRANSPORT_HEADER_SIZE));
   const ct = Buffer.concat([c.update(plaintext), c.final()]);
@@ -40,9 +42,12 @@ export interface OpenedTransport {
 }
 
 /** Inverse of {@link referenceSeal}; null when malformed or the tag does not verify. */
-export function referenceOpen(key: Uint8Array, msg: Uint8Array): OpenedTransport | null {
-  if (msg.length < TRANSPORT_MIN_SIZE || msg[0] !== MSG_TYPE_TRANSPORT || msg[1] || msg[2] || msg[3])
-    return null;
+export function referenceOpen(
+  key: Uint8Array,
+  msg: Uint8Array,
+  type = MSG_TYPE_TRANSPORT,
+): OpenedTransport | null {
+  if (msg.length < TRANSPORT_MIN_SIZE || msg[0] !== type || msg[1] || msg[2] || msg[3]) return null;
   const v = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
   const counter = v.getBigUint64(OFF_COUNTER, true);
   const d = createDecipheriv("aes-256-gcm", key, transportNonce(counter));

@@ -10,11 +10,17 @@
  * receiver indices as the link (the native plane hands every non-transport datagram to the main
  * thread, which finds the link by receiver index). A link rekey installs new cell keys too.
  *
+ * With the native data plane (`dataplane` option) the RX loop owns OPENING every cell (its replay
+ * windows are the only ones for the cell receive keys): cells arrive here already opened, marked
+ * with CELL_OPENED_MARK in header byte 1, and this class only seals (type 5, its own counter).
+ * DATA/KEEPALIVE cells of paths that merely traverse the node never come here: the RX loop relays
+ * them itself as type 7 with the link's relay keys (dataplane/cell-keys.ts, native/relay.c). Since
+ * the receive side is not JavaScript's, new cell keys are used for sending at once, as the native
+ * transport does with link keys. Without the option, this class opens type-5 cells itself.
+ *
  * Link probes: a KEEPALIVE cell with path id 0 (never allocated, see path/table.ts) is a probe of
  * the link itself: flags 0 asks, 1 echoes; the 8-byte token comes back unchanged.
  */
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import type { AeadBackend } from "../../../anchor/aead/aead.ts";
 import { MsgType } from "../../../anchor/message-type.ts";
 import { CELL_HEADER_SIZE, CellCmd, KEEPALIVE_BODY_SIZE } from "../../../anchor/path/cell.ts";
@@ -24,9 +30,12 @@ import { Session } from "../../../anchor/session.ts";
 import type { SessionKeys } from "../../../anchor/session-keys.ts";
 import { readReceiver, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from "../../../anchor/transport.ts";
 import type { Endpoint } from "../../../ffi/udp.ts";
+import { CELL_KEY_LABEL, cellKey } from "../dataplane/cell-keys.ts";
+import { CELL_OPENED_MARK } from "../dataplane/layout.ts";
+
+export { CELL_KEY_LABEL, cellKey };
 
 /* Specification constants */
-export const CELL_KEY_LABEL = "veilnet path cell key v1";
 /** Path id 0 is never allocated; a KEEPALIVE on it probes the link. */
 export const LINK_PROBE_PATH_ID = 0;
 const PROBE_ASK = 0;
@@ -38,6 +47,14 @@ export interface CellLink {
   readonly peerNodeId: Uint8Array;
   readonly session: Session;
   endpoint: Endpoint;
+  /** The native data plane's peer slot of this link (-1 without a native data plane). */
+  slot: number;
+}
+
+/** What CellLinks needs from a native data plane that opens cells itself (dataplane.ts). */
+export interface CellDataplane {
+  /** The peer slot whose live receive key has `localIndex`, or -1. */
+  slotOfIndex(localIndex: number): number;
 }
 
 export interface CellLinksOptions {
@@ -48,13 +65,8 @@ export interface CellLinksOptions {
   readonly onCell: (link: number, buf: Uint8Array, cellPos: number, cellLen: number, now: number) => void;
   /** The echo of a link probe sent with `token`. */
   readonly onProbeEcho: (peerIdHex: string, token: bigint, now: number) => void;
-}
-
-const encoder = new TextEncoder();
-
-/** Derives the cell key for one direction from the link key of the same direction. */
-export function cellKey(linkKey: Uint8Array): Uint8Array {
-  return hkdf(sha256, linkKey, undefined, encoder.encode(CELL_KEY_LABEL), 32);
+  /** The native data plane opens cells and relays traversing ones (absent: JavaScript opens). */
+  readonly dataplane?: CellDataplane;
 }
 
 export class CellLinks implements PathLinks {
@@ -62,7 +74,15 @@ export class CellLinks implements PathLinks {
   readonly #byId = new Map<number, CellLink>();
   readonly #o: CellLinksOptions;
   #nextId = 1;
-  readonly counters = { cellsIn: 0, cellsOut: 0, unknownReceiver: 0, openFailed: 0, sendFailed: 0 };
+  readonly counters = {
+    cellsIn: 0,
+    cellsOut: 0,
+    unknownReceiver: 0,
+    openFailed: 0,
+    sendFailed: 0,
+    /** Datagrams refused for being (not) marked as opened by the data plane. */
+    badMark: 0,
+  };
 
   constructor(o: CellLinksOptions) {
     this.#o = o;
@@ -76,15 +96,26 @@ export class CellLinks implements PathLinks {
     let link = this.byPeer.get(peerIdHex);
     const fresh = link === undefined;
     if (!link) {
-      link = { id: this.#nextId++, peerIdHex, peerNodeId, session: new Session(this.#o.backend), endpoint };
+      link = {
+        id: this.#nextId++,
+        peerIdHex,
+        peerNodeId,
+        session: new Session(this.#o.backend),
+        endpoint,
+        slot: -1,
+      };
       this.byPeer.set(peerIdHex, link);
       this.#byId.set(link.id, link);
     }
     link.endpoint = endpoint;
+    const dp = this.#o.dataplane;
+    if (dp) link.slot = dp.slotOfIndex(keys.localIndex);
     link.session.install({
       ...keys,
       sendKey: cellKey(keys.sendKey),
       recvKey: cellKey(keys.recvKey),
+      // The data plane confirms receipt natively: send with the new keys at once.
+      isInitiator: keys.isInitiator || dp !== undefined,
     });
     // The initiator confirms the new cell keys at once, so the responder may send cells.
     if (keys.isInitiator) this.probe(peerIdHex, 0n, now);
@@ -110,9 +141,17 @@ export class CellLinks implements PathLinks {
     return this.byPeer.get(peerIdHex);
   }
 
-  /** A PathCell datagram from the data-plane socket (an owned copy). Never throws. */
+  /**
+   * A PathCell datagram from the data-plane socket (an owned copy): sealed, or with a native data
+   * plane opened by it and marked (the tag's 16 bytes still follow the cell). Never throws.
+   */
   receive(datagram: Uint8Array, now: number): void {
     if (datagram.length < TRANSPORT_MIN_SIZE + CELL_HEADER_SIZE || datagram[0] !== MsgType.PathCell) return;
+    const opened = this.#o.dataplane !== undefined;
+    if ((datagram[1] === CELL_OPENED_MARK) !== opened) {
+      this.counters.badMark++;
+      return;
+    }
     const receiver = readReceiver(datagram, 0);
     let link: CellLink | undefined;
     for (const l of this.byPeer.values()) {
@@ -125,7 +164,9 @@ export class CellLinks implements PathLinks {
       this.counters.unknownReceiver++;
       return;
     }
-    const n = link.session.open(datagram, 0, datagram.length, now);
+    const n = opened
+      ? datagram.length - TRANSPORT_MIN_SIZE
+      : link.session.open(datagram, 0, datagram.length, now);
     if (n < CELL_HEADER_SIZE) {
       this.counters.openFailed++;
       return;
@@ -178,6 +219,11 @@ export class CellLinks implements PathLinks {
   sendCell(link: number, buf: Uint8Array, cellPos: number, cellLen: number, now: number): boolean {
     const l = this.#byId.get(link);
     return l !== undefined && this.#seal(l, buf, cellPos, cellLen, now);
+  }
+
+  /** The native data-plane slot of `link`, or -1. */
+  slotOf(link: number): number {
+    return this.#byId.get(link)?.slot ?? -1;
   }
 
   peerOf(link: number): Uint8Array | null {

@@ -16,7 +16,7 @@
  * One translation unit, kept in several files by concern and concatenated in this order by
  * native.ts: base.c (types, libc/OpenSSL declarations, byte and checksum helpers), route.c,
  * tx.c, rx-state.c (keys, replay, index lookup), rx-deliver.c (source check, control ring,
- * coalescing), rx.c (the RX loop).
+ * coalescing), relay.c (path cells: open, label switch, relay), rx.c (the RX loop).
  */
 
 typedef unsigned char u8;

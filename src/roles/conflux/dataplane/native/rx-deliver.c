@@ -87,7 +87,8 @@ static void rx_flush_pending(rx_t *r) {
 }
 
 /* Offload mode delivery: TCP data segments (IPv4 without options or fragments, IPv6 without
- * extension headers) join a run as the kernel's tcp_gro_receive would; everything else is written
+ * extension headers) join a run as the kernel's tcp_gro_receive would (same addresses, ports,
+ * ack, window, options, TTL/TOS, consecutive IPv4 ids, next sequence number); everything else is written
  * at once behind a zero virtio_net_hdr. `pkt` has at least VNET writable bytes in front of it
  * (the spent transport header). */
 static void rx_deliver_offload(rx_t *r, u8 *pkt, u32 len) {
@@ -108,13 +109,18 @@ static void rx_deliver_offload(rx_t *r, u8 *pkt, u32 len) {
     return;
   }
   u8 *pip = r->pend + VNET, *tcp = pkt + l3, *ptcp = pip + l3;
+  /* IPv4 ids must count up along the run: the kernel renumbers the segments of a GSO write that
+   * way, so a run with fixed ids (which inet_gro_receive allows under DF) would not round-trip. */
+  u32 id = rd16be(pkt + 4), first_id = rd16be(pip + 4);
   int same_l3 = l3 == 20
-    ? pkt[1] == pip[1] && pkt[8] == pip[8] && (pkt[6] & 0x40) == (pip[6] & 0x40) && memcmp(pkt + 12, pip + 12, 8) == 0
+    ? pkt[1] == pip[1] && pkt[8] == pip[8] && (pkt[6] & 0x40) == (pip[6] & 0x40) && memcmp(pkt + 12, pip + 12, 8) == 0 &&
+      id == ((first_id + r->pend_segs) & 0xffff)
     : memcmp(pkt, pip, 4) == 0 && pkt[7] == pip[7] && memcmp(pkt + 8, pip + 8, 32) == 0;
   if (r->pend_len && !r->pend_closed && r->pend_l3 == l3 && r->pend_segs < MAX_COALESCE &&
       r->pend_len + payload <= MAX_SUPER && payload <= r->pend_mss && hdrlen == r->pend_hdrlen &&
       rd32be(tcp + 4) == r->pend_next_seq && same_l3 && memcmp(tcp, ptcp, 4) == 0 &&
-      memcmp(tcp + 8, ptcp + 8, 4) == 0 && memcmp(tcp + 20, ptcp + 20, hdrlen - l3 - 20) == 0) {
+      memcmp(tcp + 8, ptcp + 8, 4) == 0 && tcp[14] == ptcp[14] && tcp[15] == ptcp[15] &&
+      memcmp(tcp + 20, ptcp + 20, hdrlen - l3 - 20) == 0) {
     memcpy(pip + r->pend_len, pkt + hdrlen, payload);
     r->pend_len += payload;
     r->pend_segs++;

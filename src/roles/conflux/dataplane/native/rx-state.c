@@ -9,6 +9,16 @@ typedef struct {
   u64 ring[REPLAY_WORDS];
 } rx_key_t;
 
+/* Relay sender state for one out slot: the type-7 key, whose counter only the RX loop advances. */
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  u32 seq;       /* PO_SK_SEQ value this cache was loaded at (0 = never) */
+  u32 valid;
+  u32 receiver;
+  u64 counter;
+} relay_key_t;
+
+#define RELAY_Q 256
 #define CMSG_SPACE_GRO 64
 #define UDP_GRO 104
 #define MAX_COALESCE 64
@@ -27,6 +37,15 @@ typedef struct {
   u32 pend_len, pend_segs, pend_mss, pend_hdrlen, pend_next_seq, pend_l3;
   int pend_closed;
   rx_key_t keys[MAX_PEERS * 2];
+  rx_key_t cell_keys[MAX_PEERS * 2];   /* type 5 (PathCell), same physical slot as keys[] */
+  rx_key_t relay_keys[MAX_PEERS * 2];  /* type 7 (RelayCell) */
+  relay_key_t relay_send[MAX_PEERS];
+  /* relayed cells queued for one sendmmsg (sealed in place in bufs) */
+  u32 rq_n;
+  u8 rq_names[RELAY_Q][32];
+  int rq_slot[RELAY_Q];
+  struct iovec rq_iov[RELAY_Q];
+  struct mmsghdr rq_msgs[RELAY_Q];
 } rx_t;
 
 void *dp_rx_new(u8 *shared, int tun, int udp, int stopfd, u32 mtu, int offload) {
@@ -45,7 +64,12 @@ void *dp_rx_new(u8 *shared, int tun, int udp, int stopfd, u32 mtu, int offload) 
 
 void dp_rx_free(rx_t *r) {
   if (!r) return;
-  for (int i = 0; i < MAX_PEERS * 2; i++) if (r->keys[i].ctx) EVP_CIPHER_CTX_free(r->keys[i].ctx);
+  for (int i = 0; i < MAX_PEERS * 2; i++) {
+    if (r->keys[i].ctx) EVP_CIPHER_CTX_free(r->keys[i].ctx);
+    if (r->cell_keys[i].ctx) EVP_CIPHER_CTX_free(r->cell_keys[i].ctx);
+    if (r->relay_keys[i].ctx) EVP_CIPHER_CTX_free(r->relay_keys[i].ctx);
+  }
+  for (int i = 0; i < MAX_PEERS; i++) if (r->relay_send[i].ctx) EVP_CIPHER_CTX_free(r->relay_send[i].ctx);
   free(r->bufs); free(r->pend); free(r);
 }
 
@@ -79,6 +103,15 @@ static u32 index_hash(u32 x) {
   return h ^ (h >> 16);
 }
 
+/* (Re)initialises one receive key: fresh context key, fresh replay window. */
+static void rx_key_load(rx_key_t *k, const u8 *key, u32 valid, u32 kidx) {
+  if (!k->ctx) k->ctx = EVP_CIPHER_CTX_new();
+  k->valid = valid && k->ctx && EVP_DecryptInit_ex(k->ctx, EVP_aes_256_gcm(), 0, key, 0) == 1;
+  k->index = kidx;
+  k->last = 0;
+  memset(k->ring, 0, sizeof(k->ring));
+}
+
 /* Finds the receive key for `idx`; returns the key and sets *slot, or 0. */
 static rx_key_t *rx_key(rx_t *r, u32 idx, int *slot) {
   u8 *tab = r->sh + INDEX_OFF;
@@ -98,17 +131,18 @@ static rx_key_t *rx_key(rx_t *r, u32 idx, int *slot) {
     u32 s1 = V32(kb, RK_SEQ);
     if (s1 & 1) return 0;
     if (s1 != k->seq) {
-      u8 key[32];
+      u8 key[96];
+      u8 *xb = p + PO_XK0 + XK_SIZE * (which & 1);
       memcpy(key, kb + RK_KEY, 32);
+      memcpy(key + 32, xb + XK_CELL, 32);
+      memcpy(key + 64, xb + XK_RELAY, 32);
       u32 valid = V32(kb, RK_VALID), kidx = V32(kb, RK_INDEX);
-      if (V32(kb, RK_SEQ) != s1) { memset(key, 0, 32); return 0; }
-      if (!k->ctx) k->ctx = EVP_CIPHER_CTX_new();
-      k->valid = valid && k->ctx && EVP_DecryptInit_ex(k->ctx, EVP_aes_256_gcm(), 0, key, 0) == 1;
-      k->index = kidx;
-      k->last = 0;
-      memset(k->ring, 0, sizeof(k->ring));
+      if (V32(kb, RK_SEQ) != s1) { memset(key, 0, 96); return 0; }
+      rx_key_load(k, key, valid, kidx);
+      rx_key_load(&r->cell_keys[which], key + 32, valid, kidx);
+      rx_key_load(&r->relay_keys[which], key + 64, valid, kidx);
       k->seq = s1;
-      memset(key, 0, 32);
+      memset(key, 0, 96);
     }
     if (!k->valid || k->index != idx || !V32(p, PO_ACTIVE)) return 0;
     *slot = s;

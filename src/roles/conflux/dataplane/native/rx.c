@@ -5,6 +5,7 @@ static int rx_datagram(rx_t *r, u8 *buf, u32 len, int flags, const u8 *name, u32
   u8 *sh = r->sh;
   if (flags & MSG_TRUNC) { CNT(sh, CNT_DROP_RX_TRUNCATED)++; return 0; }
   if (len < 1) { CNT(sh, CNT_DROP_RX_SHORT)++; return 0; }
+  if (buf[0] == MSG_PATH_CELL || buf[0] == MSG_RELAY_CELL) return rx_cell(r, buf, len, name, namelen);
   if (buf[0] != MSG_TRANSPORT) return rx_control(r, buf, len, name, namelen);
   if (len < HDR + TAG) { CNT(sh, CNT_DROP_RX_SHORT)++; return 0; }
   if (buf[1] | buf[2] | buf[3]) { CNT(sh, CNT_DROP_RX_MALFORMED_HEADER)++; return 0; }
@@ -100,6 +101,7 @@ int dp_rx_run(rx_t *r) {
       }
     }
     if (r->offload) rx_flush_pending(r);
+    rx_relay_flush(r);
     if (ctrl) return 1;
   }
   V32(r->sh, G_RX_STATUS) = 2;

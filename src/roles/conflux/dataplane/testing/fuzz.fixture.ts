@@ -111,7 +111,13 @@ const outcomes =
   c.dropRxMalformedInner +
   c.dropRxTruncated +
   c.dropRxControlRingFull +
-  c.dropRxControlTooBig;
+  c.dropRxControlTooBig +
+  c.dropRxCellMalformed +
+  c.dropRxCellUnknownLabel +
+  c.dropRxRelayNoOutKey +
+  c.dropRxRelayCounterExhausted +
+  c.dropRxRelaySendError +
+  c.rxRelayed;
 const status = dp.status();
 await dp.stop();
 peer.close();

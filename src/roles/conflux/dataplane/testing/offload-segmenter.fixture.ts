@@ -467,6 +467,18 @@ const rxCases: { name: string; packets: Uint8Array[] }[] = [
       ...flow(rxBase(41012, { seq: 1000 + 2 * 1368 }), 1, () => ({ len: 0 })),
     ],
   },
+  { name: "v4 window changes", packets: flow(rxBase(41015), 6, (i) => (i >= 3 ? { window: 600 } : {})) },
+  {
+    name: "v4 IP id jumps (not consecutive) ends the run",
+    packets: flow(rxBase(41016), 6, (i) => (i >= 3 ? { id: 500 + i } : {})),
+  },
+  {
+    name: "v4 fixed IP id, with DF or without: never coalesced (a GSO write would renumber it)",
+    packets: [
+      ...flow(rxBase(41017, { frag: 0x4000 }), 4, () => ({ id: 9 })),
+      ...flow(rxBase(41018, { frag: 0 }), 4, () => ({ id: 9 })),
+    ],
+  },
   { name: "v4 72 small segments: runs of at most 64", packets: flow(rxBase(41013, { mss: 100 }), 72) },
   {
     name: "v6 45 full segments (largest GSO message)",

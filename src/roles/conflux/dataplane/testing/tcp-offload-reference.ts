@@ -275,8 +275,19 @@ function sameFlow(a: Uint8Array, b: Uint8Array, l3: number, hl: number): boolean
     l3 === 20
       ? a[1] === b[1] && a[8] === b[8] && (a[6]! & 0x40) === (b[6]! & 0x40) && eq(12, 20)
       : eq(0, 4) && a[7] === b[7] && eq(8, 40);
-  // ports, ack, options; the window is not compared (the run keeps the first segment's)
-  return ip && eq(l3, l3 + 4) && eq(l3 + 8, l3 + 12) && eq(l3 + 20, hl);
+  // ports, ack, window, options (tcp_gro_receive compares the flag word with the window)
+  return ip && eq(l3, l3 + 4) && eq(l3 + 8, l3 + 12) && eq(l3 + 14, l3 + 16) && eq(l3 + 20, hl);
+}
+
+/**
+ * IPv4 ids must count up along the run: a GSO write is renumbered that way by the kernel, so a
+ * run with fixed ids (which inet_gro_receive allows under DF) would not round-trip.
+ */
+function idFollows(p: Uint8Array, head: Uint8Array, l3: number, segments: number): boolean {
+  if (l3 !== 20) return true;
+  const id = dv(p).getUint16(4);
+  const first = dv(head).getUint16(4);
+  return id === ((first + segments) & 0xffff);
 }
 
 /** RX reference: the TUN writes (virtio_net_hdr + packet) for a sequence of delivered packets. */
@@ -328,7 +339,8 @@ export function referenceCoalesce(packets: Uint8Array[]): Uint8Array[] {
       payload.length <= r.mss &&
       e.hl === r.hl &&
       seq === r.next &&
-      sameFlow(p, r.head, e.l3, e.hl)
+      sameFlow(p, r.head, e.l3, e.hl) &&
+      idFollows(p, r.head, e.l3, r.chunks.length)
     ) {
       r.chunks.push(payload);
       r.bytes += payload.length;
