@@ -322,6 +322,8 @@ export class ConfluxNode {
         log: this.log,
         event: this.local.emit,
         ...(lie > 0 ? { lieFactor: lie } : {}),
+        // the native RX loop opens cells and relays traversing paths itself
+        ...(dp instanceof Dataplane ? { dataplane: dp } : {}),
       });
       this.multihop = multihop;
       this.#cleanups.push(() => multihop.stop());

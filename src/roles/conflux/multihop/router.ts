@@ -15,6 +15,7 @@ import { chooseAead } from "../../../anchor/aead/choose.ts";
 import type { Certificate } from "../../../anchor/certificate.ts";
 import type { PeerPolicy } from "../../../anchor/handshake.ts";
 import type { Identity } from "../../../anchor/identity.ts";
+import { CellCmd } from "../../../anchor/path/cell.ts";
 import { AnchorEndToEnd } from "../../../anchor/path/end-to-end.ts";
 import { MAX_PATH_PAYLOAD } from "../../../anchor/path/origin.ts";
 import { PathService } from "../../../anchor/path/service.ts";
@@ -29,13 +30,15 @@ import { QTableStore } from "../../../rl/qtable-store.ts";
 import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
 import type { Action, NodeId, Summary } from "../../../rl/types.ts";
 import type { EmitEvent } from "../events.ts";
+import type { LabelTable } from "../dataplane/label-table.ts";
 import type { PeerManager } from "../peer-manager.ts";
 import { Builds, type OriginRecord } from "./builds.ts";
-import { CellLinks } from "./cell-links.ts";
+import { type CellDataplane, CellLinks } from "./cell-links.ts";
 import { Directory, type DirectoryEntry } from "./directory.ts";
 import { HealthBoard } from "./health-board.ts";
 import { answerOf, decodeInband, encodeInband, InbandKind, isInband, PROBE_SIZE, wallMs } from "./inband.ts";
 import { LinkRtt } from "./link-rtt.ts";
+import { NativeLabels } from "./native-labels.ts";
 import { PATH_TUN_SUFFIX, PathTun } from "./path-tun.ts";
 import { routesView } from "./routes-view.ts";
 
@@ -64,6 +67,8 @@ export interface MultiHopOptions {
   readonly channel: ControlChannel;
   readonly log: (line: string) => void;
   readonly lieFactor?: number;
+  /** The native data plane: it opens cells and relays traversing paths (absent: all in JS). */
+  readonly dataplane?: CellDataplane & { readonly labels: LabelTable };
   /** Told of paths built, switched, retired and failed (`veilnet events`). */
   readonly event?: EmitEvent;
 }
@@ -95,6 +100,8 @@ export class MultiHop {
   };
   readonly #o: MultiHopOptions;
   readonly rtt: LinkRtt;
+  /** The mirror of the path table in the native label table (with a native data plane). */
+  readonly labels: NativeLabels | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #v4: Uint8Array;
   #fullDueAt = 0;
@@ -122,6 +129,7 @@ export class MultiHop {
       send: o.sendDatagram,
       onCell: (link, buf, pos, len, t) => this.paths.onCell(link, buf, pos, len, t),
       onProbeEcho: (_peer, token, t) => this.rtt.echo(token, t),
+      ...(o.dataplane ? { dataplane: o.dataplane } : {}),
     });
     this.rtt = new LinkRtt({
       probe: (peer, token, t) => this.links.probe(peer, token, t),
@@ -141,6 +149,10 @@ export class MultiHop {
       onTerminalOpen: (t) => this.#onTerminalOpen(t),
       onTerminalData: (t, plain, at) => this.#onTerminalData(t, plain, at),
     });
+    if (o.dataplane) {
+      this.labels = new NativeLabels(o.dataplane.labels, (link) => this.links.slotOf(link));
+      this.paths.sw.table.observer = this.labels;
+    }
     this.builds = new Builds({
       self: this.self,
       hopCap: this.agent.params.hopCap,
@@ -270,7 +282,13 @@ export class MultiHop {
 
   /** For `veilnet routes`. */
   routes(): unknown {
-    return routesView(this, wallMs());
+    const sw = this.paths.sw;
+    const relay = {
+      jsForwarded: sw.forwarded,
+      jsForwardedData: sw.forwardedByCmd[CellCmd.Data],
+      labels: this.labels?.counters ?? null,
+    };
+    return { ...(routesView(this, wallMs()) as object), relay };
   }
 
   /* ---- peers and routes ---- */
