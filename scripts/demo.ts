@@ -6,6 +6,7 @@
  */
 import { resolve } from "node:path";
 import { DemoMesh, waitFor } from "../testnet/demo/demo-mesh.ts";
+import { installCounters, readCounters } from "../testnet/e2e/_tools.ts";
 import { Mesh } from "../testnet/mesh.ts";
 
 const binary = resolve(import.meta.dir, "../dist/veilnet");
@@ -23,6 +24,8 @@ async function main(): Promise<number> {
     const hosts = Object.values(mesh.hosts)
       .filter((h) => h.kind === "host" && h.name !== "control")
       .map((h) => h.name);
+    // Count packets on the control host (Master + Guardian): data must never pass through it.
+    await installCounters(mesh, "control");
     demo = await DemoMesh.start(mesh, { veilnet: [binary], controlHost: "control", nodeHosts: hosts, log });
     log(`conflux nodes starting on ${hosts.join(", ")}`);
     const ips = new Map<string, string>();
@@ -54,8 +57,13 @@ async function main(): Promise<number> {
         if (r.code !== 0) failures++;
       }
     }
-    const counters = await mesh.exec("control", ["nft", "list", "ruleset"]);
-    void counters;
+    const c = await readCounters(mesh, "control");
+    const udp = ["input", "forward", "output"].reduce((n, h) => n + (c[`${h}.udp`]?.packets ?? 0), 0);
+    log(
+      `control host (Master + Guardian): ${udp} UDP packets in, out or forwarded; ` +
+        `${c["input.tcp"]?.packets ?? 0} TCP control packets in, ${c["forward.tcp"]?.packets ?? 0} forwarded`,
+    );
+    if (udp !== 0 || (c["forward.tcp"]?.packets ?? 0) !== 0) failures++;
     log(
       failures === 0
         ? "demo passed: every node reaches every other over the overlay"
