@@ -10,8 +10,10 @@
  *   noteSent(dest, pathId, now)  data left on a path (sampled is fine)
  *   observe(o, now)              probe replies, data acks, path failures, finished builds
  *   suggestNextHop(...)          another node's build asks this node for the next hop
+ *   dueTrains / observeTrain     optional: burst trains on paths data wants (burst.ts)
  *   tick(now)                    every ~100 ms: returns the actions to carry out
  */
+import type { TrainResult } from "./burst.ts";
 import { type AgentParams, DEFAULT_PARAMS } from "./constants.ts";
 import { DistanceTable } from "./distance-table.ts";
 import { LinkState } from "./links.ts";
@@ -211,6 +213,19 @@ export class Agent {
         this.book.buildFailed(o.buildId, now);
         return;
     }
+  }
+
+  /**
+   * Paths due for a train (burst.ts), for nodes that can send one: send TRAIN_PACKETS probes back to
+   * back on each and report with `observeTrain`. A node that never calls this keeps RTT-only costs.
+   */
+  dueTrains(now: number): { pathId: number; hops: Hops }[] {
+    return this.book.dueTrains(now);
+  }
+
+  /** The echoes of a train on `pathId` (a train that could not be sent: `sent` 0). */
+  observeTrain(pathId: number, t: TrainResult, now: number): void {
+    this.book.train(pathId, t, now);
   }
 
   /* ---- time ---- */

@@ -29,6 +29,8 @@ export interface AgentParams {
   discountHalfLifeMs: number;
   /** The learning rate never falls below 1 / maxWeight. */
   maxWeight: number;
+  /** The same for the burst estimate (burst.ts): a capacity change must show within a few trains. */
+  burstMaxWeight: number;
 
   /* Exploration: probes only */
   /** β of the lower confidence bound μ − β·s·√(ln N / n). */
@@ -106,6 +108,7 @@ export const DEFAULT_PARAMS: Readonly<AgentParams> = Object.freeze({
 
   discountHalfLifeMs: 60_000,
   maxWeight: 20,
+  burstMaxWeight: 4,
 
   lcbBeta: 1.5,
   standbyProbeMs: 8_000,

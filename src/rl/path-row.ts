@@ -11,6 +11,11 @@ export class PathRow {
   readonly est = new Estimate();
   readonly rtt = new SmoothedRtt();
   readonly loss = new LossRatio();
+  /** Drain time of a burst (burst.ts): sampled only by nodes that send trains. */
+  readonly burst = new Estimate();
+  /** When this path's next train is due (burst.ts), and whether one is out. */
+  nextTrainAt = 0;
+  trainInFlight = false;
   /** Consecutive failures (probe timeouts, unacked data, session failures). */
   fails = 0;
   lastOkAt = Number.NEGATIVE_INFINITY;
@@ -36,10 +41,14 @@ export class PathRow {
     readonly expiresAt: number,
   ) {}
 
-  /** Expected delivery time: RTT inflated by loss, plus half the jitter (rl.md §3 "Cost"). */
+  /**
+   * Expected delivery time: RTT inflated by loss, plus half the jitter (rl.md §3 "Cost"), plus the
+   * drain time of a burst once trains have measured one (burst.ts).
+   */
   cost(): number {
     if (this.est.nEff === 0) return Number.POSITIVE_INFINITY;
-    return this.est.mu / (1 - Math.min(this.loss.value(), 0.9)) + 0.5 * Math.sqrt(this.est.variance);
+    const c = this.est.mu / (1 - Math.min(this.loss.value(), 0.9)) + 0.5 * Math.sqrt(this.est.variance);
+    return this.burst.nEff > 0 ? c + this.burst.mu : c;
   }
 
   healthy(): boolean {
@@ -96,6 +105,8 @@ export class DestState {
   nextChallengeAt = 0;
   nextBuildAt = 0;
   nextHintAt = 0;
+  /** No train starts for this destination before this time (burst.ts). */
+  nextTrainAt = 0;
   /** The claim that triggered the last hint build (not repeated unless the claims move). */
   lastHintFirst = -1;
   lastHintMs = Number.POSITIVE_INFINITY;

@@ -57,6 +57,8 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
   for (const r of ds.paths) {
     if (r === a || !r.healthy()) continue;
     if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) continue;
+    // a path whose burst is unmeasured is not cheaper than one whose burst is known
+    if (a.burst.nEff > 0 && r.burst.nEff === 0) continue;
     const ub = upperBound(r, now, p);
     if (ub < bestUb) {
       bestUb = ub;

@@ -3,6 +3,13 @@
  * action outbox, and the primitive state changes (sample, failure, switch, retire) that route-book.ts
  * composes into policy. Persistence rows and `veilnet routes` views are read from here.
  */
+import {
+  burstMs,
+  TRAIN_CHALLENGER_PERIOD_MS,
+  TRAIN_GAP_MS,
+  TRAIN_PERIOD_MS,
+  type TrainResult,
+} from "./burst.ts";
 import type { AgentParams } from "./constants.ts";
 import type { DistanceTable } from "./distance-table.ts";
 import { DestState, type PathRow, type StoredRoute } from "./path-row.ts";
@@ -109,6 +116,47 @@ export class RouteState {
       }
     }
     return out;
+  }
+
+  /* ---- trains (burst.ts): carried out by nodes that can send them ---- */
+
+  /**
+   * Paths due for a train: the active path, the standby and measured challengers of destinations
+   * that data wants, each on its own period, at most one new train per destination per TRAIN_GAP_MS
+   * (the source's trains must not queue behind each other). Rows without RTT samples wait.
+   */
+  dueTrains(now: number): { pathId: number; hops: Hops }[] {
+    const out: { pathId: number; hops: Hops }[] = [];
+    for (const ds of this.dests.values()) {
+      if (now - ds.lastDemand >= this.p.idleDestMs || !ds.active || now < ds.nextTrainAt) continue;
+      let pick: PathRow | null = null;
+      for (const r of ds.paths) {
+        if (r.trainInFlight) {
+          pick = null;
+          break;
+        }
+        if (!r.healthy() || now < r.nextTrainAt) continue;
+        if (r.est.weightAt(now, this.p.discountHalfLifeMs) < this.p.minSamples - 0.5) continue;
+        if (!pick || r.nextTrainAt < pick.nextTrainAt) pick = r;
+      }
+      if (!pick) continue;
+      const period = pick === ds.active || pick === ds.standby ? TRAIN_PERIOD_MS : TRAIN_CHALLENGER_PERIOD_MS;
+      pick.trainInFlight = true;
+      pick.nextTrainAt = now + this.jit(period);
+      ds.nextTrainAt = now + TRAIN_GAP_MS;
+      out.push({ pathId: pick.id, hops: pick.hops });
+    }
+    return out;
+  }
+
+  /** A train on `pathId` finished (or was abandoned: `sent` 0). */
+  train(pathId: number, t: TrainResult, now: number): void {
+    const r = this.rows.get(pathId);
+    if (!r) return;
+    r.trainInFlight = false;
+    const ms = burstMs(t);
+    if (Number.isNaN(ms)) return;
+    r.burst.add(ms, now, this.p.discountHalfLifeMs, this.p.burstMaxWeight);
   }
 
   /* ---- state changes ---- */

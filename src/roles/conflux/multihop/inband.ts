@@ -10,6 +10,8 @@
  *   PROBE      origin → destination, padded to PROBE_SIZE; answered by PROBE_ECHO (same size)
  *   ACK_ASK    origin → destination, right after data; answered by ACK (acknowledges the data
  *              sent before it on this path: paths are FIFO)
+ *   TRAIN      origin → destination, sent in trains back to back (trains.ts); answered by
+ *              TRAIN_ECHO (same size, same token)
  */
 
 export const InbandKind = {
@@ -17,6 +19,8 @@ export const InbandKind = {
   ProbeEcho: 2,
   AckAsk: 3,
   Ack: 4,
+  Train: 5,
+  TrainEcho: 6,
 } as const;
 export type InbandKind = (typeof InbandKind)[keyof typeof InbandKind];
 
@@ -52,16 +56,17 @@ export function encodeInband(
 export function decodeInband(b: Uint8Array): Inband | null {
   if (b.length < INBAND_HEADER_SIZE) return null;
   const kind = b[0]!;
-  if (kind < InbandKind.Probe || kind > InbandKind.Ack) return null;
+  if (kind < InbandKind.Probe || kind > InbandKind.TrainEcho) return null;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const stamp = v.getFloat64(9, true);
   if (!Number.isFinite(stamp)) return null;
   return { kind: kind as InbandKind, token: v.getBigUint64(1, true), stamp };
 }
 
-/** The answer to a PROBE or ACK_ASK: same token and stamp, same size for a probe. */
+/** The answer to a PROBE, TRAIN or ACK_ASK: same token and stamp, same size for a probe or train. */
 export function answerOf(m: Inband, size: number): Uint8Array | null {
   if (m.kind === InbandKind.Probe) return encodeInband(InbandKind.ProbeEcho, m.token, m.stamp, size);
+  if (m.kind === InbandKind.Train) return encodeInband(InbandKind.TrainEcho, m.token, m.stamp, size);
   if (m.kind === InbandKind.AckAsk) return encodeInband(InbandKind.Ack, m.token, m.stamp);
   return null;
 }

@@ -29,8 +29,8 @@ import { UNREACHABLE } from "../../../rl/constants.ts";
 import { QTableStore } from "../../../rl/qtable-store.ts";
 import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
 import type { Action, NodeId, Summary } from "../../../rl/types.ts";
-import type { EmitEvent } from "../events.ts";
 import type { LabelTable } from "../dataplane/label-table.ts";
+import type { EmitEvent } from "../events.ts";
 import type { PeerManager } from "../peer-manager.ts";
 import { Builds, type OriginRecord } from "./builds.ts";
 import { type CellDataplane, CellLinks } from "./cell-links.ts";
@@ -41,6 +41,7 @@ import { LinkRtt } from "./link-rtt.ts";
 import { NativeLabels } from "./native-labels.ts";
 import { PATH_TUN_SUFFIX, PathTun } from "./path-tun.ts";
 import { routesView } from "./routes-view.ts";
+import { Trains } from "./trains.ts";
 
 /* Implementation constants */
 /** Data on the active path asks for an end-to-end acknowledgement at most this often. */
@@ -67,10 +68,10 @@ export interface MultiHopOptions {
   readonly channel: ControlChannel;
   readonly log: (line: string) => void;
   readonly lieFactor?: number;
-  /** The native data plane: it opens cells and relays traversing paths (absent: all in JS). */
-  readonly dataplane?: CellDataplane & { readonly labels: LabelTable };
   /** Told of paths built, switched, retired and failed (`veilnet events`). */
   readonly event?: EmitEvent;
+  /** The native data plane: it opens cells and relays traversing paths (absent: all in JS). */
+  readonly dataplane?: CellDataplane & { readonly labels: LabelTable };
 }
 
 export class MultiHop {
@@ -100,6 +101,7 @@ export class MultiHop {
   };
   readonly #o: MultiHopOptions;
   readonly rtt: LinkRtt;
+  readonly trains: Trains;
   /** The mirror of the path table in the native label table (with a native data plane). */
   readonly labels: NativeLabels | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
@@ -118,6 +120,7 @@ export class MultiHop {
       seed: (Math.random() * 0x100000000) >>> 0,
       params: { pathLifetimeMs: PATH_LIFETIME_MS },
     });
+    this.trains = new Trains((pathId, t, now) => this.agent.observeTrain(pathId, t, now));
     this.store = QTableStore.open(o.storePath, { now, log: { warn: o.log } });
     const stored = this.store.load(now);
     this.agent.importRows(stored.routes, stored.links, now);
@@ -246,6 +249,11 @@ export class MultiHop {
     if (this.#stopped) return;
     this.#refreshPeers();
     for (const a of this.agent.tick(now)) this.#act(a, now);
+    for (const t of this.agent.dueTrains(now)) {
+      const r = this.builds.origins.get(t.pathId);
+      this.trains.start(t.pathId, r?.ready ? r.path : undefined, now);
+    }
+    this.trains.tick(now);
     this.builds.tick(now);
     this.rtt.tick(now);
     if (now - this.#lastPoll >= 1_000) {
@@ -461,6 +469,7 @@ export class MultiHop {
       const rtt = Math.max(0.01, now - m.stamp);
       if (m.kind === InbandKind.ProbeEcho)
         this.agent.observe({ type: "probeReply", probeId: Number(m.token), rttMs: rtt }, now);
+      else if (m.kind === InbandKind.TrainEcho) this.trains.echo(r.id, m.token, now);
       else if (m.kind === InbandKind.Ack && m.token === BigInt(r.id)) {
         r.stall.acked(m.stamp, rtt, now);
         this.agent.observe({ type: "ack", pathId: r.id, sentAt: m.stamp, rttMs: rtt }, now);
