@@ -13,7 +13,9 @@
 # (veilnet_rss_mb: the two offload nodes together, like the wireguard-go and nebula pairs), and the
 # CPU each side's daemon used during the single-stream test (user + system time of its process, in %
 # of one core: `*_cpu_a_pct` sender, `*_cpu_b_pct` receiver; `*_mbps_per_core` = throughput / both
-# sides' cores; the kernel's softirq work outside the daemon is not included).
+# sides' cores; the kernel's softirq work outside the daemon is not included), and the time from
+# starting a system's two daemons to the first ping reply through it (`*_first_ping_ms`; the systems
+# start one after another so they do not compete).
 # Env: DURATION (10), ROUNDS (1; medians over rounds), MTU (1420), VEILNET_NODE (command that runs
 # fixed-key-node; default: compiled with bun build --compile like dist/veilnet), GSO_MAX_SEGS (unset;
 # e.g. 1 sets `gso_max_segs` on both veth ends so the underlay segments every GSO send in software:
@@ -76,10 +78,26 @@ start_veilnet() { # side ns me peer subnet port tag [--offload]
   PIDS+=($!)
   eval "VEILNET_PID_$7$1=$!"
 }
+now_s() { date +%s.%N; }
+declare -A FIRST
+first_ping() { # system dst start → FIRST[system] = ms from start to the first reply
+  for _ in $(seq 200); do
+    if ip netns exec "$A" ping -n -q -c 1 -w 20 -i 0.05 "$2" >/dev/null 2>&1; then
+      FIRST[$1]=$(awk -v a="$3" -v b="$(now_s)" 'BEGIN {printf "%.0f", (b - a) * 1000}')
+      return 0
+    fi
+    sleep 0.05
+  done
+  FIRST[$1]=nan
+}
+t=$(now_s)
 start_veilnet a "$A" 1 2 201 51900 p
 start_veilnet b "$B" 2 1 201 51900 p
+first_ping veilnet_plain 100.64.201.2 "$t"
+t=$(now_s)
 start_veilnet a "$A" 1 2 204 51902 o --offload
 start_veilnet b "$B" 2 1 204 51902 o --offload
+first_ping veilnet 100.64.204.2 "$t"
 
 # ---------------------------------------------------------------- wireguard-go
 read -r WG_A_PRIV WG_A_PUB < <("$BUN" bench/throughput/wg-uapi.ts keygen)
@@ -96,8 +114,10 @@ start_wg() { # side ns me peer priv peerpub
   ip -n "$2" addr add "100.64.202.$3/24" dev "$ifname"
   ip -n "$2" link set "$ifname" mtu "$MTU" up
 }
+t=$(now_s)
 start_wg a "$A" 1 2 "$WG_A_PRIV" "$WG_B_PUB"
 start_wg b "$B" 2 1 "$WG_B_PRIV" "$WG_A_PUB"
+first_ping wireguard_go 100.64.202.2 "$t"
 
 # ---------------------------------------------------------------- nebula
 nebula-cert ca -name "veilnet-bench" -out-crt "$WORK/ca.crt" -out-key "$WORK/ca.key" >/dev/null
@@ -120,8 +140,12 @@ EOF
   PIDS+=($!)
   eval "NEBULA_PID_$1=$!"
 }
+t=$(now_s)
 start_nebula a "$A" 1 2
 start_nebula b "$B" 2 1
+first_ping nebula 100.64.203.2 "$t"
+log "first ping after start (ms): veilnet ${FIRST[veilnet]} (plain ${FIRST[veilnet_plain]})," \
+  "wireguard-go ${FIRST[wireguard_go]}, nebula ${FIRST[nebula]}"
 
 ip netns exec "$B" iperf3 -s -D --pidfile "$WORK/iperf3.pid" >/dev/null
 sleep 2
@@ -208,7 +232,7 @@ for s in "${SYSTEMS[@]}"; do
   out+="${s}_loaded_rtt_ms=$(echo "${LRTT[$s]}" | median) "
   if [ -n "${PID_A[$s]:-}" ]; then
     ca=$(echo "${CPUA[$s]}" | median) cb=$(echo "${CPUB[$s]}" | median)
-    out+="${s}_cpu_a_pct=$ca ${s}_cpu_b_pct=$cb "
+    out+="${s}_cpu_a_pct=$ca ${s}_cpu_b_pct=$cb ${s}_first_ping_ms=${FIRST[$s]:-nan} "
     out+="${s}_mbps_per_core=$(awk -v m="$(echo "${S1[$s]}" | median)" -v c="$((ca + cb))" \
       'BEGIN { if (c > 0 && m == m + 0) printf "%.0f", m / (c / 100); else print "nan" }') "
   fi
