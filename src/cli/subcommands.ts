@@ -19,9 +19,22 @@ export const SUBCOMMANDS: Record<string, { description: string; load: () => Prom
       (await import("./status-command.ts")).localQueryCommand("status", "local node state") as CommandDef,
   },
   peers: {
-    description: "the local node's peers and sessions",
+    description: "the local node's peers: addresses, state, endpoint, last handshake, traffic",
     load: async () =>
       (await import("./status-command.ts")).localQueryCommand("peers", "peers and sessions") as CommandDef,
+  },
+  sessions: {
+    description: "the local node's Anchor sessions: indices, role, age, rekey due, send counter, suite",
+    load: async () =>
+      (await import("./status-command.ts")).localQueryCommand("sessions", "Anchor sessions") as CommandDef,
+  },
+  events: {
+    description: "the local node's recent events (sessions, peers, paths, admin); --follow streams them",
+    load: async () => (await import("./status-command.ts")).eventsCommand as CommandDef,
+  },
+  metrics: {
+    description: "the local node's counters and gauges in Prometheus text format",
+    load: async () => (await import("./status-command.ts")).metricsCommand as CommandDef,
   },
   routes: {
     description: "the local node's multi-hop routes: chosen path, standby, candidates, estimates, ages",

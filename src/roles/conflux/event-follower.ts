@@ -14,7 +14,9 @@ export const FOLLOWER_MAX_PENDING_BYTES = 256 * 1024;
 export type NonBlockingWrite = (bytes: Uint8Array) => number;
 
 export class EventFollower {
-  #pending: Uint8Array = new Uint8Array(0);
+  /** Encoded lines not yet taken by the socket; the first may be partly written already. */
+  readonly #queue: Uint8Array[] = [];
+  #pendingBytes = 0;
   /** Dropped since the last notice went out. */
   #unreported = 0;
   /** Dropped in all. */
@@ -28,13 +30,13 @@ export class EventFollower {
   ) {}
 
   get pendingBytes(): number {
-    return this.#pending.length;
+    return this.#pendingBytes;
   }
 
   /** Queues a line that must go out whatever the buffer holds (the stream's first answer). */
   greet(value: unknown): void {
     if (this.#closed) return;
-    this.#append(encoder.encode(`${JSON.stringify(value)}\n`));
+    this.#enqueue(encoder.encode(`${JSON.stringify(value)}\n`));
     this.flush();
   }
 
@@ -42,61 +44,66 @@ export class EventFollower {
   push(e: NodeEvent): void {
     if (this.#closed) return;
     const line = encodeLine(e);
-    const notice =
-      this.#unreported > 0
-        ? encodeLine({
-            seq: 0,
-            at: e.at,
-            type: "events.dropped",
-            detail: { dropped: this.#unreported, totalDropped: this.dropped },
-          })
-        : undefined;
-    const need = line.length + (notice?.length ?? 0);
-    if (this.#pending.length + need > this.maxPendingBytes) {
+    // Room for the line and a notice of what was dropped before it (a notice is < 128 bytes).
+    const need = line.length + (this.#unreported > 0 ? 128 : 0);
+    if (this.#pendingBytes + need > this.maxPendingBytes) {
       this.#unreported++;
       this.dropped++;
       return;
     }
-    if (notice) {
-      this.#append(notice);
+    if (this.#unreported > 0) {
+      this.#enqueue(
+        encodeLine({
+          seq: 0,
+          at: e.at,
+          type: "events.dropped",
+          detail: { dropped: this.#unreported, totalDropped: this.dropped },
+        }),
+      );
       this.#unreported = 0;
     }
-    this.#append(line);
+    this.#enqueue(line);
     this.flush();
   }
 
-  /** Writes as much of the buffer as the socket takes: call on `drain`. */
+  /** Writes as much of the queue as the socket takes: call on `drain`. */
   flush(): void {
-    if (this.#closed || this.#pending.length === 0) return;
-    let n: number;
-    try {
-      n = this.write(this.#pending);
-    } catch {
-      this.close();
-      return;
+    while (!this.#closed && this.#queue.length > 0) {
+      const head = this.#queue[0]!;
+      let n: number;
+      try {
+        n = this.write(head);
+      } catch {
+        this.close();
+        return;
+      }
+      if (n < 0) {
+        this.close(); // the socket is gone
+        return;
+      }
+      this.written += n;
+      this.#pendingBytes -= n;
+      if (n < head.length) {
+        this.#queue[0] = head.subarray(n);
+        return; // the socket is full: wait for drain
+      }
+      this.#queue.shift();
     }
-    if (n < 0) {
-      this.close(); // the socket is gone
-      return;
-    }
-    this.written += n;
-    this.#pending = n >= this.#pending.length ? new Uint8Array(0) : this.#pending.slice(n);
   }
 
   close(): void {
     this.#closed = true;
-    this.#pending = new Uint8Array(0);
+    this.#queue.length = 0;
+    this.#pendingBytes = 0;
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  #append(bytes: Uint8Array): void {
-    const next = new Uint8Array(this.#pending.length + bytes.length);
-    next.set(this.#pending);
-    next.set(bytes, this.#pending.length);
-    this.#pending = next;
+  #enqueue(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.#pendingBytes += bytes.length;
   }
 }
 
