@@ -17,6 +17,7 @@ import {
   ping,
   rssKiB,
 } from "./_deployment.ts";
+import { checkLocalCli } from "./_local-cli.ts";
 import { BUN, delta, FIXTURES, installCounters, PingWatch, readCounters } from "./_tools.ts";
 
 const report = (line: string) => console.log(`[e2e nat4] ${line}`);
@@ -316,6 +317,16 @@ describe.skipIf(!isRoot)("nat4 mesh end to end", () => {
       expect(rss1 - rss0).toBeLessThan(16 * 1024);
     }),
     90_000,
+  );
+
+  test(
+    "veilnet sessions/metrics/events --follow against a live node while a peer restarts",
+    guard(async () => {
+      const t0 = performance.now();
+      await checkLocalCli(d, "h2", "h4", report);
+      report(`local CLI test took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }),
+    120_000,
   );
 });
 
