@@ -152,6 +152,9 @@ describe("local command output", () => {
       detail: { reason: "silent" },
     });
     expect(e).toBe("2026-11-26T08:00:00.000Z  session.down         dddddddddddd  reason=silent");
+    expect(formatEvent({ type: "session.up", detail: { localIndex: 255, initiator: true } })).toContain(
+      "localIndex=000000ff initiator=true",
+    );
   });
 
   test("hostile or missing fields never throw and never reach the terminal raw", () => {

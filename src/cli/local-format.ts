@@ -206,7 +206,7 @@ export function formatEvent(event: unknown): string {
   const at = num(e.at);
   const time = at === undefined ? "-" : new Date(at).toISOString();
   const detail = Object.entries(rec(e.detail))
-    .map(([k, v]) => `${k}=${str(v)}`)
+    .map(([k, v]) => `${k}=${k.endsWith("Index") ? hex32(v) : str(v)}`)
     .join(" ");
   return clean(`${time}  ${str(e.type).padEnd(19)}  ${shortId(e.peer).padEnd(12)}  ${detail}`.trimEnd());
 }
