@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)("one-relay path h1 → h2 → h3: native relay integrit
       ];
       let ms: number;
       try {
-        ms = await waitFor("paths h1→h3 and h3→h1 over h2", 60_000, async () => {
+        ms = await waitFor("paths h1→h3 and h3→h1 over h2", 90_000, async () => {
           const a = await activePath(net!, "h1", "h3");
           const b = await activePath(net!, "h3", "h1");
           return hostsOf(net!, a).join(",") === "h2,h3" && hostsOf(net!, b).join(",") === "h2,h1";
@@ -88,6 +88,13 @@ describe.skipIf(!isRoot)("one-relay path h1 → h2 → h3: native relay integrit
       const seconds = (performance.now() - t0) / 1000;
       for (const s of sinks) await s.proc.stop();
       const after = { dp: await counters("h2"), js: await jsRelay("h2") };
+      for (const h of ["h1", "h3"]) {
+        const c = await counters(h);
+        net!.log(
+          `${h} (path end): cells opened ${c.rxCells}, handed up ${c.rxControl}, control ring full ${c.dropRxControlRingFull}, ` +
+            `unknown label ${c.dropRxCellUnknownLabel}, replay ${c.dropRxReplay}, bad tag ${c.dropRxBadTag}`,
+        );
+      }
       const d = (k: string) => (after.dp[k] ?? 0) - (before.dp[k] ?? 0);
       const jsData = after.js.jsForwardedData - before.js.jsForwardedData;
       const mbps = (n: number, ms?: number) => (ms ? ((n * 8) / (ms / 1000) / 1e6).toFixed(0) : "?");
@@ -111,7 +118,13 @@ describe.skipIf(!isRoot)("one-relay path h1 → h2 → h3: native relay integrit
       expect(jsData).toBeLessThan(d("rxRelayed") / 1000);
     } catch (e) {
       failed = true;
+      for (const h of ["h1", "h2", "h3"]) {
+        const r = await routes(net!, h).catch(() => null);
+        net!.log(`${h} routes at failure: ${JSON.stringify(r)?.slice(0, 1500)}`);
+        const c = await counters(h).catch(() => ({}));
+        net!.log(`${h} data plane at failure: ${JSON.stringify(c)}`);
+      }
       throw e;
     }
-  }, 240_000);
+  }, 300_000);
 });

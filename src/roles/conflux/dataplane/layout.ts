@@ -24,7 +24,7 @@ export const HOST_BUCKETS = 4096;
 export const HOST_ENTRY = 24;
 export const PREFIX_MAX = 128;
 export const PREFIX_ENTRY = 24;
-export const CTRL_SLOTS = 128;
+export const CTRL_SLOTS = 1024;
 export const CTRL_SLOT_SIZE = 2048;
 /** Control-ring slot: | len u32 | addrlen u32 | sockaddr (32) | reserved (8) | datagram … | */
 export const CTRL_DATA_OFF = 48;

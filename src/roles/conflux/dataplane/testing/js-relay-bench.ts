@@ -96,7 +96,7 @@ console.log(
   JSON.stringify({
     cells: datagrams.length,
     links: r.counters,
-    drops: [...sw.drops].map((v, i) => [i, v]).filter(([, v]) => v > 0),
+    drops: [...sw.drops].map((v, i) => [i, v] as const).filter(([, v]) => v > 0),
     forwarded: sw.forwarded,
     sent,
     ms: Math.round(ms),
