@@ -83,11 +83,18 @@ export async function startSink(net: MultihopNet, to: string, port: number) {
 }
 
 /** Sends `size` random bytes from `from` to the sink; resolves with what was sent, or null. */
-export async function sendStream(net: MultihopNet, from: string, to: string, port: number, size: number) {
+export async function sendStream(
+  net: MultihopNet,
+  from: string,
+  to: string,
+  port: number,
+  size: number,
+  timeoutMs = 90_000,
+) {
   const r = await net.mesh.exec(
     from,
     [process.execPath, "-e", SOURCE, net.ips.get(to)!, String(port), String(size)],
-    { timeoutMs: 90_000 },
+    { timeoutMs },
   );
   const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
   return { code: r.code, stderr: r.stderr, sent: line ? (JSON.parse(line) as StreamResult) : null };

@@ -20,7 +20,7 @@ for (const mode of ["plain", "offload"] as const)
       const args = mode === "offload" ? ["--offload"] : [];
       const out = sh(["timeout", "60", "ip", "netns", "exec", ns, BUN, fixture, ...args]);
       r = JSON.parse(out.trim().split("\n").pop()!);
-    });
+    }, 60_000);
 
     it("seals byte-identically to the reference, with strictly increasing unique counters", () => {
       expect(r.afterBurst.txPackets).toBe(r.burst);
