@@ -31,6 +31,7 @@ describe("event follower", () => {
     const sock = slowSocket();
     const max = 4096;
     const f = new EventFollower(sock.write, max);
+    f.greet({ ok: true, stream: true });
     const ring = new EventRing(16);
     ring.subscribe((e) => f.push(e));
     for (let i = 0; i < 1000; i++) ring.emit("session.up", "a".repeat(64), { i });
@@ -42,7 +43,9 @@ describe("event follower", () => {
     f.flush();
     expect(f.pendingBytes).toBe(0);
     ring.emit("session.down", "b", { reason: "silent" });
-    const lines = sock.lines().map((l) => parseEvent(l)!);
+    const [head, ...rest] = sock.lines();
+    expect(head).toEqual({ ok: true, stream: true });
+    const lines = rest.map((l) => parseEvent(l)!);
     const kept = lines.filter((e) => e.type === "session.up").map((e) => e.detail.i as number);
     expect(kept).toEqual(kept.map((_, k) => k)); // the first ones, contiguous, in order
     const notice = lines.at(-2)!;
@@ -55,6 +58,7 @@ describe("event follower", () => {
   test("partial writes keep byte order across flushes", () => {
     const sock = slowSocket();
     const f = new EventFollower(sock.write, 1 << 20);
+    f.greet({ ok: true, stream: true });
     const ring = new EventRing(4);
     ring.subscribe((e) => f.push(e));
     for (let i = 0; i < 50; i++) {
@@ -66,13 +70,34 @@ describe("event follower", () => {
       f.flush();
     }
     expect(f.dropped).toBe(0);
-    expect(sock.lines().map((l) => (l as { detail: { i: number } }).detail.i)).toEqual(
-      Array.from({ length: 50 }, (_, i) => i),
-    );
+    expect(
+      sock
+        .lines()
+        .slice(1)
+        .map((l) => (l as { detail: { i: number } }).detail.i),
+    ).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  test("events queued before the first answer go out after it, in order", () => {
+    const sock = slowSocket();
+    sock.give(1 << 20);
+    const f = new EventFollower(sock.write, 1 << 20);
+    const ring = new EventRing(4);
+    ring.subscribe((e) => f.push(e));
+    ring.emit("session.up", "a");
+    ring.emit("session.down", "a");
+    expect(sock.lines()).toEqual([]); // nothing before the answer
+    f.greet({ ok: true, stream: true });
+    expect(sock.lines().map((l) => (l as { type?: string }).type ?? "answer")).toEqual([
+      "answer",
+      "session.up",
+      "session.down",
+    ]);
   });
 
   test("a socket that is gone (write < 0 or throws) closes the follower", () => {
     const f = new EventFollower(() => -1, 1024);
+    f.greet({ ok: true });
     const ring = new EventRing(2);
     ring.subscribe((e) => f.push(e));
     ring.emit("session.up", "a");

@@ -23,6 +23,8 @@ export class EventFollower {
   dropped = 0;
   written = 0;
   #closed = false;
+  /** Nothing is written before the stream's first answer (greet). */
+  #started = false;
 
   constructor(
     readonly write: NonBlockingWrite,
@@ -33,10 +35,16 @@ export class EventFollower {
     return this.#pendingBytes;
   }
 
-  /** Queues a line that must go out whatever the buffer holds (the stream's first answer). */
+  /**
+   * The stream's first answer: goes out ahead of every event queued so far (a replay), whatever the
+   * buffer holds, and starts the writing.
+   */
   greet(value: unknown): void {
     if (this.#closed) return;
-    this.#enqueue(encoder.encode(`${JSON.stringify(value)}\n`));
+    const line = encoder.encode(`${JSON.stringify(value)}\n`);
+    this.#queue.unshift(line);
+    this.#pendingBytes += line.length;
+    this.#started = true;
     this.flush();
   }
 
@@ -68,7 +76,7 @@ export class EventFollower {
 
   /** Writes as much of the queue as the socket takes: call on `drain`. */
   flush(): void {
-    while (!this.#closed && this.#queue.length > 0) {
+    while (this.#started && !this.#closed && this.#queue.length > 0) {
       const head = this.#queue[0]!;
       let n: number;
       try {

@@ -68,7 +68,16 @@ describe("local control socket", () => {
   test("follow: a stream of events until the client closes; refusals are errors", async () => {
     const path = socketPath();
     const ring = new EventRing(16);
-    const server = LocalControlServer.listen(path, { events: () => ring.recent() }, eventStreams(ring));
+    const server = LocalControlServer.listen(
+      path,
+      { events: () => ring.recent() },
+      {
+        ...eventStreams(ring),
+        full: () => {
+          throw new Error("too many event followers");
+        },
+      },
+    );
     try {
       const got: unknown[] = [];
       let gotThree: () => void = () => {};
@@ -91,6 +100,8 @@ describe("local control socket", () => {
       expect(ring.subscribers).toBe(0); // the node let go of the closed follower
       // The one-shot form of the same command still answers.
       expect((await requestLocal(path, "events")) as unknown[]).toHaveLength(3);
+      // A stream the node refuses is an error, not an empty stream.
+      await expect(followLocal(path, "full", {}, () => {}).done).rejects.toThrow("too many event followers");
       // A command without a stream refuses to follow.
       await expect(followLocal(path, "status", {}, () => {}).done).rejects.toThrow("unknown command");
     } finally {

@@ -125,15 +125,15 @@ function startStream(
   stream: LocalStreamHandler,
 ): void {
   const follower = new EventFollower((bytes) => socket.write(bytes));
+  socket.data.follower = follower; // from now on the socket reads nothing more
   try {
-    follower.greet({ ok: true, stream: true });
-    socket.data.follower = follower;
     socket.data.stop = stream(request.args, follower);
   } catch (err) {
     follower.close();
-    socket.data.follower = undefined;
     reply(socket, { ok: false, error: err instanceof Error ? err.message : String(err) });
+    return;
   }
+  follower.greet({ ok: true, stream: true }); // ahead of any replayed events
 }
 
 async function answer(

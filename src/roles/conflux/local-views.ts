@@ -57,7 +57,7 @@ export class LocalViews {
         peers: node.peers.counters,
       }),
       events: (args) => {
-        const limit = typeof args.limit === "number" && args.limit > 0 ? args.limit : undefined;
+        const limit = typeof args.limit === "number" && args.limit >= 0 ? args.limit : undefined;
         return this.events.recent(limit);
       },
       metrics: () => this.metrics(node),
