@@ -81,6 +81,7 @@ export class Agent {
     }
     const before = this.book.wantedEstimates(now);
     link.up = true;
+    this.book.linkUp(n);
     link.fails = 0;
     if (rttMs !== undefined && rttMs > 0) this.linkSample(link, rttMs, now);
     const ms = link.costMs();

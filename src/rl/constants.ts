@@ -7,6 +7,13 @@
 /** Most hops a path may have, counting the destination and not the source. */
 export const HOP_CAP = 8;
 
+/**
+ * What one lost packet costs a flow beyond another RTT: a retransmission timeout (Linux TCP's
+ * minimum RTO is 200 ms). Expected over the path's loss ratio p it adds p/(1 − p) × this to the
+ * cost, so on a path of a few ms, 10 % loss weighs as it does for the flows, not as 10 % of 3 ms.
+ */
+export const LOSS_PENALTY_MS = 200;
+
 /* Summary wire limits (hostile input bounds) */
 /** Costs travel as u16 in units of COST_UNIT_MS (0.1 ms .. 6.5 s); UNREACHABLE marks a withdrawal. */
 export const COST_UNIT_MS = 0.1;

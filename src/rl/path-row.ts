@@ -2,7 +2,7 @@
  * One built path to one destination and everything measured on it (research/rl.md §3 "Row"), plus the
  * per-destination state that groups the rows.
  */
-import type { AgentParams } from "./constants.ts";
+import { type AgentParams, LOSS_PENALTY_MS } from "./constants.ts";
 import { Estimate, LossRatio, SmoothedRtt } from "./estimate.ts";
 import type { Choice, Hops, NodeId, PathState } from "./types.ts";
 
@@ -42,12 +42,14 @@ export class PathRow {
   ) {}
 
   /**
-   * Expected delivery time: RTT inflated by loss, plus half the jitter (rl.md §3 "Cost"), plus the
-   * drain time of a burst once trains have measured one (burst.ts).
+   * Expected delivery time (rl.md §3 "Cost"): RTT inflated by loss, plus what a loss costs beyond
+   * one more RTT (a retransmission timeout, LOSS_PENALTY_MS, per expected loss), plus half the
+   * jitter, plus the drain time of a burst once trains have measured one (burst.ts).
    */
   cost(): number {
     if (this.est.nEff === 0) return Number.POSITIVE_INFINITY;
-    const c = this.est.mu / (1 - Math.min(this.loss.value(), 0.9)) + 0.5 * Math.sqrt(this.est.variance);
+    const p = Math.min(this.loss.value(), 0.9);
+    const c = this.est.mu / (1 - p) + (LOSS_PENALTY_MS * p) / (1 - p) + 0.5 * Math.sqrt(this.est.variance);
     return this.burst.nEff > 0 ? c + this.burst.mu : c;
   }
 
@@ -94,6 +96,8 @@ export interface StoredRoute {
   readonly nEff: number;
   readonly loss: number;
   readonly lastMs: number;
+  /** Builds of this route tried so far (warm start retries a few). */
+  attempts: number;
 }
 
 export class DestState {
@@ -115,6 +119,7 @@ export class DestState {
   buildsInFlight = 0;
   /** Routes restored from the store, rebuilt (explicit hops) when the destination is wanted. */
   stored: StoredRoute[] = [];
+  nextStoredAt = 0;
   choice: Choice;
 
   constructor(

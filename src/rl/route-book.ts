@@ -21,6 +21,9 @@ const IDLE_PROBE_AFTER_MS = 2_000;
 /** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
 const WARM_AGREEMENT = 1.2;
 const STORED_ROUTES_PER_DEST = 3;
+/** A stored route is tried this many times at most, this far apart (warm start). */
+const STORED_ATTEMPTS = 3;
+const STORED_RETRY_MS = 2_000;
 const EMPTY: ReadonlySet<NodeId> = new Set();
 /** Rotation and retirement run this often per destination, not every tick. */
 const MAINTAIN_EVERY_MS = 500;
@@ -61,6 +64,7 @@ export class RouteBook extends RouteState {
   }
 
   linkDown(n: NodeId, now: number): void {
+    this.up.delete(n);
     for (const row of [...this.rows.values()]) if (row.hops[0] === n) this.failure(row, now);
   }
 
@@ -117,6 +121,7 @@ export class RouteBook extends RouteState {
     }
     ds.paths.push(row);
     this.rows.set(id, row);
+    if (inh && !(inh instanceof PathRow)) ds.stored = ds.stored.filter((s) => s !== inh);
     ds.buildBackoffMs = BUILD_BACKOFF_MIN_MS;
     this.success(row, rtt, now);
     if (stale && this.rows.has(stale.id)) {
@@ -160,7 +165,8 @@ export class RouteBook extends RouteState {
 
   private tickDest(ds: DestState, now: number): void {
     const p = this.p;
-    if (ds.stored.length > 0 && ds.paths.length === 0 && ds.buildsInFlight === 0) this.rebuildStored(ds, now);
+    if (ds.stored.length > 0 && ds.buildsInFlight === 0 && now >= ds.nextStoredAt)
+      this.rebuildStored(ds, now);
     const a = ds.active;
     if (a && !Number.isNaN(a.firstUnackedAt) && now - a.firstUnackedAt > a.suspectAfterMs(p)) {
       a.firstUnackedAt = Number.NaN;
@@ -326,11 +332,18 @@ export class RouteBook extends RouteState {
     avoid.delete(ds.dest); // suspicion is about relaying; the destination is who we want to reach
     if (mode === "disjoint" && ds.active) for (const h of ds.active.interior()) avoid.add(h);
     const ranked = this.table.rank(ds.dest, avoid);
+    const used = new Set<NodeId>(ds.paths.map((r) => r.hops[0]!));
+    if (mode !== "best" && !ranked.some(([n]) => !used.has(n))) {
+      const spare = this.unrankedFirstHop(ds, ranked, used, avoid);
+      if (spare !== undefined) {
+        this.startBuild(ds, spare, null, [...avoid], Number.NaN, null, null, now);
+        return;
+      }
+    }
     if (ranked.length === 0) {
       this.buildBackoff(ds, now);
       return;
     }
-    const used = new Set(ds.paths.map((r) => r.hops[0]));
     let pick = mode === "best" ? ranked[0]! : (ranked.find(([n]) => !used.has(n)) ?? ranked[0]!);
     if (mode === "diverse" && this.rng.next() < this.p.randomBuildShare) {
       pick = ranked[Math.floor(this.rng.next() * ranked.length)]!;
@@ -340,11 +353,41 @@ export class RouteBook extends RouteState {
     this.startBuild(ds, first, first === ds.dest ? [first] : null, [...avoid], firstClaim, null, null, now);
   }
 
+  /**
+   * Rebuilds the stored routes (warm start). A restarted node's link sessions and its hops'
+   * certificates may take longer than one build to come back, so a stored route that failed to
+   * build is tried again, STORED_ATTEMPTS times in all, STORED_RETRY_MS apart; one that was built,
+   * or whose hops a built path already has, is done.
+   */
+  /**
+   * An up neighbour that no built path starts with and whose claims do not rank it towards `dest`.
+   * Its own route may run back through this node (split horizon withdraws it here) while its other
+   * neighbours reach the destination: a ring whose far side routes through us is the simplest case.
+   * The build asks its hops for the rest of the route, and the source checks what comes back.
+   */
+  private unrankedFirstHop(
+    ds: DestState,
+    ranked: readonly [NodeId, number][],
+    used: ReadonlySet<NodeId>,
+    avoid: ReadonlySet<NodeId>,
+  ): NodeId | undefined {
+    let pick: NodeId | undefined;
+    for (const n of this.up) {
+      if (n === ds.dest || used.has(n) || avoid.has(n) || ranked.some(([r]) => r === n)) continue;
+      if (pick === undefined || n < pick) pick = n;
+    }
+    return pick;
+  }
+
   private rebuildStored(ds: DestState, now: number): void {
+    ds.stored = ds.stored.filter(
+      (s) => s.attempts < STORED_ATTEMPTS && !ds.paths.some((r) => r.sameHops(s.hops)),
+    );
     for (const s of ds.stored.slice(0, STORED_ROUTES_PER_DEST)) {
+      s.attempts++;
       this.startBuild(ds, s.hops[0]!, s.hops, [], Number.NaN, s, null, now);
     }
-    ds.stored = [];
+    ds.nextStoredAt = now + STORED_RETRY_MS;
   }
 
   private startBuild(

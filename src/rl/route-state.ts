@@ -56,6 +56,8 @@ export class RouteState {
   protected readonly builds = new Map<number, PendingBuild>();
   protected retired: { dest: NodeId; hops: Hops }[] = [];
   protected out: Action[] = [];
+  /** Neighbours whose link session is up (first hops a build may start from). */
+  protected readonly up = new Set<NodeId>();
   protected nextId = 1;
 
   constructor(
@@ -66,6 +68,10 @@ export class RouteState {
     protected readonly suspicion: Suspicion,
     protected readonly stats: ReturnType<typeof buildStats>,
   ) {}
+
+  linkUp(n: NodeId): void {
+    this.up.add(n);
+  }
 
   push(a: Action): void {
     this.out.push(a);
@@ -272,7 +278,7 @@ export class RouteState {
       ds.stored = list
         .sort((a, b) => a.mu - b.mu)
         .slice(0, this.p.maxCandidates)
-        .map((r) => ({ ...r, lastMs: now }));
+        .map((r) => ({ ...r, lastMs: now, attempts: 0 }));
     });
   }
 

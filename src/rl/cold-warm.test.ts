@@ -1,0 +1,97 @@
+import { describe, expect, test } from "bun:test";
+import { Agent } from "./agent.ts";
+import { COST_UNIT_MS } from "./constants.ts";
+import type { Action, Hops, NodeId, Summary } from "./types.ts";
+
+/** A summary from `origin`: `[dest, ms, hops, via]` per destination. */
+function claims(origin: NodeId, seq: number, entries: [NodeId, number, number, NodeId][]): Summary {
+  return {
+    origin,
+    seq,
+    full: true,
+    dests: Uint32Array.from(entries.map((e) => e[0])),
+    costs: Uint16Array.from(entries.map((e) => Math.round(e[1] / COST_UNIT_MS))),
+    hops: Uint8Array.from(entries.map((e) => e[2])),
+    vias: Uint32Array.from(entries.map((e) => e[3])),
+  };
+}
+
+const builds = (a: Action[]) => a.filter((x): x is Extract<Action, { type: "build" }> => x.type === "build");
+
+/**
+ * Node 0 on a ring: neighbour 1 (a liar: claims 9 at 0.1 ms through 2) and neighbour 6, whose own
+ * route to 9 runs back through 0 (0 re-advertised the liar's claim), so split horizon withdraws it.
+ */
+function ring(): Agent {
+  const ag = new Agent({ self: 0, seed: 11 });
+  ag.onLinkUp(1, 0, 1);
+  ag.onLinkUp(6, 0, 1);
+  ag.onNeighbourSummary(claims(1, 1, [[9, 0.1, 2, 2]]), 0);
+  ag.onNeighbourSummary(
+    claims(6, 1, [
+      [9, 1.5, 3, 0],
+      [5, 0.5, 1, 5],
+    ]),
+    0,
+  );
+  return ag;
+}
+
+/** Runs ticks, completing every build along `routes[firstHop]` (RTT `rtt(hops)`) and answering probes. */
+function run(ag: Agent, from: number, to: number, routes: Record<number, Hops>, rtt: (h: Hops) => number) {
+  const seen: Action[] = [];
+  for (let t = from; t < to; t += 100) {
+    const c = ag.choose(9, t);
+    if (c.path) {
+      ag.noteSent(9, c.pathId, t);
+      ag.observe({ type: "ack", pathId: c.pathId, sentAt: t, rttMs: rtt(c.path) }, t + 1);
+    }
+    for (const a of ag.tick(t)) {
+      seen.push(a);
+      if (a.type === "pathProbe")
+        ag.observe({ type: "probeReply", probeId: a.probeId, rttMs: rtt(a.hops) }, t + 1);
+      else if (a.type === "linkProbe")
+        ag.observe({ type: "probeReply", probeId: a.probeId, rttMs: 1 }, t + 1);
+      else if (a.type === "build") {
+        const hops = a.hops ?? routes[a.firstHop];
+        if (!hops) {
+          ag.observe({ type: "buildFailed", buildId: a.buildId }, t + 1);
+          continue;
+        }
+        const prefixRttMs = hops.map((_, i) => ((i + 1) / hops.length) * rtt(hops));
+        ag.observe(
+          { type: "built", buildId: a.buildId, hops, prefixRttMs, claimsMs: hops.map(() => Number.NaN) },
+          t + 1,
+        );
+      }
+    }
+  }
+  return seen;
+}
+
+const ROUTES: Record<number, Hops> = { 1: [1, 2, 9], 6: [6, 5, 9] };
+const RTT = (h: Hops) => (h[0] === 1 ? 45 : 3);
+
+describe("agent - cold start", () => {
+  test("a neighbour whose claims route through this node is still tried as a first hop", () => {
+    const ag = ring();
+    const seen = run(ag, 0, 30_000, ROUTES, RTT);
+    expect(builds(seen).some((b) => b.firstHop === 6 && b.hops === null)).toBe(true);
+    expect(ag.choose(9, 30_000).path).toEqual([6, 5, 9]); // the good path, not the liar's
+  });
+});
+
+describe("agent - warm start", () => {
+  test("a stored route whose first build fails (links not up yet) is built on a later attempt", () => {
+    const ag = new Agent({ self: 0, seed: 5 });
+    ag.importRows([{ dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 }], [], 0);
+    // no link session yet: the first pipelined build of the stored route fails
+    const first = builds(ag.tick(0));
+    expect(first.map((b) => b.hops)).toEqual([[6, 5, 9]]);
+    ag.observe({ type: "buildFailed", buildId: first[0]!.buildId }, 500);
+    ag.onLinkUp(6, 1_000, 1);
+    const seen = run(ag, 1_000, 6_000, {}, () => 3);
+    expect(builds(seen).some((b) => b.hops?.join() === "6,5,9")).toBe(true);
+    expect(ag.choose(9, 6_000).path).toEqual([6, 5, 9]);
+  });
+});
