@@ -119,3 +119,22 @@ export class PingWatch {
     return this.#stopped;
   }
 }
+
+/**
+ * Remembers whether any guarded step failed, so the teardown can keep the logs of a failed run:
+ * `const run = new FailureGuard();` … `test(name, run.guard(async () => …))` … `destroy(d, run.failed)`.
+ */
+export class FailureGuard {
+  failed = false;
+
+  guard<T>(fn: () => Promise<T>): () => Promise<T> {
+    return async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        this.failed = true;
+        throw err;
+      }
+    };
+  }
+}

@@ -18,23 +18,14 @@ import {
   rssKiB,
 } from "./_deployment.ts";
 import { checkLocalCli } from "./_local-cli.ts";
-import { BUN, delta, FIXTURES, installCounters, PingWatch, readCounters } from "./_tools.ts";
+import { BUN, delta, FailureGuard, FIXTURES, installCounters, PingWatch, readCounters } from "./_tools.ts";
 
 const report = (line: string) => console.log(`[e2e nat4] ${line}`);
 
 describe.skipIf(!isRoot)("nat4 mesh end to end", () => {
   let d: Deployment;
-  let failed = false;
-  const guard =
-    <T>(fn: () => Promise<T>) =>
-    async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    };
+  const run = new FailureGuard();
+  const guard = <T>(fn: () => Promise<T>) => run.guard(fn);
 
   beforeAll(
     guard(async () => {
@@ -50,7 +41,7 @@ describe.skipIf(!isRoot)("nat4 mesh end to end", () => {
     240_000,
   );
   afterAll(async () => {
-    await destroy(d, failed);
+    await destroy(d, run.failed);
   }, 60_000);
 
   test(

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Deployment, deploy, destroy, isRoot, NODE_HOSTS, peersOf, ping } from "./_deployment.ts";
-import { PingWatch } from "./_tools.ts";
+import { FailureGuard, PingWatch } from "./_tools.ts";
 
 const report = (line: string) => console.log(`[e2e lifecycle] ${line}`);
 const CUT_OFF_MS = 5000;
@@ -14,19 +14,10 @@ const RESUME_TARGET_MS = 2000;
 
 describe.skipIf(!isRoot)("node lifecycle end to end", () => {
   let d: Deployment;
-  let failed = false;
+  const run = new FailureGuard();
   /** Hosts by descending node id (who offers to whom depends on it). */
   let byId: string[] = [];
-  const guard =
-    <T>(fn: () => Promise<T>) =>
-    async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    };
+  const guard = <T>(fn: () => Promise<T>) => run.guard(fn);
 
   beforeAll(
     guard(async () => {
@@ -37,7 +28,7 @@ describe.skipIf(!isRoot)("node lifecycle end to end", () => {
     240_000,
   );
   afterAll(async () => {
-    await destroy(d, failed);
+    await destroy(d, run.failed);
   }, 60_000);
 
   const others = (host: string, among: readonly string[] = NODE_HOSTS) => among.filter((h) => h !== host);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { waitFor } from "../../../../testnet/demo/demo-mesh.ts";
+import { FailureGuard } from "../../../../testnet/e2e/_tools.ts";
 import {
   asNobody,
   BUN,
@@ -27,18 +28,9 @@ const BULK_BYTES = 100 * 1024 * 1024;
 
 describe.skipIf(!isRoot)("embedded node (no TUN, no root) in a mesh with a TUN node", () => {
   let d: EmbeddedDeployment;
-  let failed = false;
+  const run = new FailureGuard();
   let t1Ip = "";
-  const guard =
-    <T>(fn: () => Promise<T>) =>
-    async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    };
+  const guard = <T>(fn: () => Promise<T>) => run.guard(fn);
 
   beforeAll(
     guard(async () => {
@@ -75,7 +67,7 @@ describe.skipIf(!isRoot)("embedded node (no TUN, no root) in a mesh with a TUN n
     240_000,
   );
   afterAll(async () => {
-    await d?.destroy(failed);
+    await d?.destroy(run.failed);
   }, 60_000);
 
   test(
