@@ -95,3 +95,36 @@ describe("agent - warm start", () => {
     expect(ag.choose(9, 6_000).path).toEqual([6, 5, 9]);
   });
 });
+
+describe("agent - a build's RTT", () => {
+  test("a build slowed by the hops' key exchanges does not weigh on the path once a probe answers", () => {
+    const ag = new Agent({ self: 0, seed: 2 });
+    ag.onLinkUp(6, 0, 1);
+    ag.onNeighbourSummary(claims(6, 1, [[9, 2, 2, 5]]), 0);
+    ag.choose(9, 0);
+    const b = builds(ag.tick(0))[0]!;
+    ag.observe(
+      {
+        type: "built",
+        buildId: b.buildId,
+        hops: [6, 5, 9],
+        prefixRttMs: [400, 1200, 2000],
+        claimsMs: [Number.NaN, Number.NaN, 0],
+      },
+      2_000,
+    );
+    let answered = 0;
+    for (let t = 2_000; t <= 3_000 && answered === 0; t += 100) {
+      for (const a of ag.tick(t)) {
+        if (a.type !== "pathProbe") continue;
+        ag.observe({ type: "probeReply", probeId: a.probeId, rttMs: 3 }, t + 3);
+        answered++;
+        break;
+      }
+    }
+    expect(answered).toBe(1);
+    const row = ag.activeRow(9)!;
+    expect(row.est.mu).toBeCloseTo(3, 6);
+    expect(row.cost()).toBeLessThan(5);
+  });
+});

@@ -36,6 +36,14 @@ export class Estimate {
     return Math.max(Math.sqrt(this.variance), 0.02 * this.mu);
   }
 
+  /** Forgets everything (as if never sampled). */
+  reset(): void {
+    this.mu = 0;
+    this.variance = 0;
+    this.nEff = 0;
+    this.lastAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** Restores a persisted estimate, aged by `ageMs` (n_eff halves per decayHalfLifeMs, variance grows). */
   restore(mu: number, variance: number, nEff: number, lastAt: number): void {
     this.mu = mu;
@@ -68,6 +76,11 @@ export class LossRatio {
 export class SmoothedRtt {
   srtt = 0;
   rttvar = 0;
+
+  reset(): void {
+    this.srtt = 0;
+    this.rttvar = 0;
+  }
 
   add(rtt: number): void {
     if (this.srtt === 0) {

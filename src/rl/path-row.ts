@@ -25,6 +25,10 @@ export class PathRow {
   backoffMs = 1_000;
   degradedSince = Number.NaN;
   rotating = false;
+  /** Only the build's RTT is known yet (route-state.ts firstSample). */
+  provisional = false;
+  /** A stored estimate waiting for the first sample to confirm it (warm start). */
+  inherit: { mu: number; variance: number; nEff: number; lastAt: number } | null = null;
   /** Set when a sample arrived since the store last took this row. */
   dirty = true;
 

@@ -6,7 +6,7 @@
 import { type DestState, PathRow, type StoredRoute } from "./path-row.ts";
 import { validPath } from "./path-rules.ts";
 import { pickBetter, pickChallenger, pickDuel, pickFailover, pickStandby, standbyShared } from "./policy.ts";
-import { RouteState } from "./route-state.ts";
+import { RouteState, WARM_AGREEMENT } from "./route-state.ts";
 import { inconsistentHops } from "./suspicion.ts";
 import type { Hops, NodeId } from "./types.ts";
 
@@ -19,7 +19,6 @@ const BUILD_BACKOFF_MAX_MS = 30_000;
 const BUILD_BACKOFF_NO_PATH_MS = 4_000;
 const IDLE_PROBE_AFTER_MS = 2_000;
 /** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
-const WARM_AGREEMENT = 1.2;
 const STORED_ROUTES_PER_DEST = 3;
 /** A stored route is tried this many times at most, this far apart (warm start). */
 const STORED_ATTEMPTS = 3;
@@ -111,13 +110,17 @@ export class RouteBook extends RouteState {
     }
     const row = new PathRow(id, ds.dest, hops, now, now + this.jit(this.p.pathLifetimeMs));
     const inh = b.inherit;
+    // the build's RTT stands for the path until its first probe or ack (route-state.ts firstSample)
+    row.provisional = true;
     if (inh) {
-      const mu = inh instanceof PathRow ? inh.est.mu : inh.mu;
-      if (rtt <= WARM_AGREEMENT * mu) {
-        if (inh instanceof PathRow)
-          row.est.restore(inh.est.mu, inh.est.variance, inh.est.nEff, inh.est.lastAt);
-        else row.est.restore(inh.mu, inh.variance, inh.nEff, inh.lastMs);
-      }
+      const prior =
+        inh instanceof PathRow
+          ? { mu: inh.est.mu, variance: inh.est.variance, nEff: inh.est.nEff, lastAt: inh.est.lastAt }
+          : { mu: inh.mu, variance: inh.variance, nEff: inh.nEff, lastAt: inh.lastMs };
+      if (rtt <= WARM_AGREEMENT * prior.mu) {
+        row.est.restore(prior.mu, prior.variance, prior.nEff, prior.lastAt);
+        row.provisional = false;
+      } else row.inherit = prior; // the build's RTT may be the hops' key exchanges: the first sample decides
     }
     ds.paths.push(row);
     this.rows.set(id, row);

@@ -45,6 +45,8 @@ export interface PendingBuild {
   readonly replaces: PathRow | null;
 }
 const SUSPECT_BACKOFF_MAX_MS = 60_000;
+/** A first measurement within this factor of what was known (build RTT, stored μ) agrees with it. */
+export const WARM_AGREEMENT = 1.2;
 /** Stored destinations rebuilt eagerly at start (most recent first). */
 const EAGER_STORED_DESTS = 16;
 
@@ -169,6 +171,7 @@ export class RouteState {
 
   protected success(r: PathRow, rttMs: number, now: number): void {
     const p = this.p;
+    if (r.provisional && r.est.nEff > 0) this.firstSample(r, rttMs);
     r.est.add(rttMs, now, p.discountHalfLifeMs, p.maxWeight);
     r.rtt.add(rttMs);
     r.loss.add(false, now, p.discountHalfLifeMs);
@@ -181,6 +184,26 @@ export class RouteState {
       const ds = this.dests.get(r.dest);
       if (ds) this.roles(ds);
     } else if (r.state === "fresh" && r.est.nEff >= p.minSamples - 0.5) r.state = "candidate";
+  }
+
+  /**
+   * The first probe or ack of a freshly built path. The build's RTT stood for the path until now,
+   * but it includes every hop's key exchange (a post-quantum KEM, on a busy relay tens to hundreds
+   * of ms): when it is clearly above this sample it is dropped rather than averaged in, or it would
+   * weigh on the path's cost for its first ~20 samples, and a standby probed every few seconds
+   * would look slow for minutes. A stored estimate the build's RTT could not confirm (warm start)
+   * is confirmed or dropped by this sample instead.
+   */
+  private firstSample(r: PathRow, rttMs: number): void {
+    r.provisional = false;
+    const inherit = r.inherit;
+    r.inherit = null;
+    if (r.est.mu > WARM_AGREEMENT * rttMs) {
+      r.est.reset();
+      r.rtt.reset();
+    }
+    if (inherit && rttMs <= WARM_AGREEMENT * inherit.mu)
+      r.est.restore(inherit.mu, inherit.variance, inherit.nEff, inherit.lastAt);
   }
 
   protected failure(r: PathRow, now: number): void {
