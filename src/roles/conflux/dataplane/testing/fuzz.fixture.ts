@@ -42,6 +42,7 @@ dp.setPeer(0, {
 });
 dp.route("100.64.60.0/24", 0);
 
+let ipId = 1;
 /** An IPv4/TCP packet to our own address with fields chosen to probe the coalescer's checks. */
 function tcpish(seq: number, payload: number): Uint8Array {
   const doff = rnd(8) === 0 ? rnd(16) : 5 + rnd(3);
@@ -50,6 +51,7 @@ function tcpish(seq: number, payload: number): Uint8Array {
   const v = new DataView(p.buffer);
   p[0] = rnd(10) === 0 ? 0x40 | rnd(16) : 0x45;
   v.setUint16(2, rnd(20) === 0 ? rnd(65536) : p.length);
+  v.setUint16(4, rnd(10) === 0 ? rnd(65536) : ipId++ & 0xffff); // mostly consecutive, as GRO wants
   v.setUint16(6, rnd(10) === 0 ? rnd(65536) : 0x4000);
   p[8] = 64;
   p[9] = 6;
