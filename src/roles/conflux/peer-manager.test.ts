@@ -65,6 +65,9 @@ class FakeIO implements PacketIO {
       sendCounter: 0n,
       lastRxKey: "current" as const,
       lastRxEndpoint: null,
+      relayPackets: 0,
+      relayBytes: 0,
+      relayCounter: 0,
     };
   }
   counters() {

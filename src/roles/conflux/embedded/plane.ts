@@ -410,6 +410,10 @@ export class EmbeddedPlane implements PacketIO {
       sendCounter: BigInt(p.send?.counter ?? 0),
       lastRxKey: p.lastRxWhich < 0 ? "none" : p.lastRxWhich === p.current ? "current" : "previous",
       lastRxEndpoint: p.lastRxEndpoint,
+      // The embedded plane relays no path cells natively (its cells go through PathSwitch).
+      relayPackets: 0,
+      relayBytes: 0,
+      relayCounter: 0,
     };
   }
 
