@@ -7,14 +7,18 @@
  * build extensions; data follows measured paths (agent.ts). Receiver-side split horizon: an entry
  * whose first hop is this node is a withdrawal. Hop counts are capped, so a loop in the claims cannot
  * count to infinity for long, and a build that loops is refused by its source.
+ *
+ * Layout (a realm of thousands of nodes applies millions of entries per second while it converges, so
+ * each entry touches two cache lines): a destination has a slot; a column is one u32 per slot
+ * (cost | hops << 16); the best and last-published values of a slot share one 16-byte record.
  */
 import { COST_UNIT_MS, UNREACHABLE } from "./constants.ts";
 import type { NodeId, Summary } from "./types.ts";
 
 interface Column {
   readonly id: NodeId;
-  cost: Uint16Array;
-  hops: Uint8Array;
+  /** Per slot: claimed cost (low 16 bits, UNREACHABLE if none) | hops << 16. */
+  e: Uint32Array;
   /** Link RTT used for this column (changes only beyond the hysteresis, to keep recomputation rare). */
   linkMs: number;
   usable: boolean;
@@ -25,20 +29,39 @@ interface Column {
 }
 
 const INITIAL_CAPACITY = 64;
+/**
+ * Ids below this find their slot through a dense array indexed by id (at most 256 KiB); larger ids
+ * (a sparse realm) through a Map. Ids are overlay host numbers, so most realms stay dense.
+ */
+const DENSE_IDS = 1 << 16;
 const NONE: readonly NodeId[] = [];
+const EMPTY_ENTRY = UNREACHABLE;
+const HOPS_SHIFT = 16;
+const COST_MASK = 0xffff;
+
+/* The 16-byte record of slot s, as four 32-bit words at 4·s: */
+/** Best estimate, ms (f32; +Infinity if none). */
+const R_MS = 0;
+/** Neighbour it goes through (−1 if none). */
+const R_VIA = 1;
+/** Neighbour last published as the first hop (−1 if none). */
+const R_PUB_VIA = 2;
+/** Last published cost (low 16 bits) | best hops << 16 | last published hops << 24. */
+const R_PACK = 3;
+const R_STRIDE = 4;
+const EMPTY_PACK = UNREACHABLE;
 
 export class DistanceTable {
   private readonly cols = new Map<NodeId, Column>();
   private colList: Column[] = [];
-  private readonly slotOf = new Map<NodeId, number>();
+  /** Slot of each id below DENSE_IDS, −1 if none; grown on demand. */
+  private denseSlot = new Int32Array(0);
+  private readonly sparseSlot = new Map<NodeId, number>();
   private destOf: NodeId[] = [];
   private cap = INITIAL_CAPACITY;
-  private bestMs = new Float32Array(INITIAL_CAPACITY).fill(Number.POSITIVE_INFINITY);
-  private bestHops = new Uint8Array(INITIAL_CAPACITY);
-  private bestVia = new Int32Array(INITIAL_CAPACITY).fill(-1);
-  private pubCost = new Uint16Array(INITIAL_CAPACITY).fill(UNREACHABLE);
-  private pubHops = new Uint8Array(INITIAL_CAPACITY);
-  private pubVia = new Int32Array(INITIAL_CAPACITY).fill(-1);
+  /** Slot records, as floats (R_MS) and as integers (the other words). */
+  private rf = new Float32Array(INITIAL_CAPACITY * R_STRIDE);
+  private ri = new Int32Array(this.rf.buffer);
   private dirtyFlag = new Uint8Array(INITIAL_CAPACITY);
   private dirty: number[] = [];
 
@@ -46,7 +69,9 @@ export class DistanceTable {
     readonly self: NodeId,
     private readonly hopCap: number,
     private readonly changeFraction: number,
-  ) {}
+  ) {
+    initRecords(this.rf, this.ri, 0, INITIAL_CAPACITY);
+  }
 
   get destinations(): number {
     return this.destOf.length;
@@ -65,11 +90,11 @@ export class DistanceTable {
   /** A link session to `n` is up with RTT `linkMs`. */
   addNeighbour(n: NodeId, linkMs: number, now: number): void {
     let col = this.cols.get(n);
+    const fresh = !col;
     if (!col) {
       col = {
         id: n,
-        cost: new Uint16Array(this.cap).fill(UNREACHABLE),
-        hops: new Uint8Array(this.cap),
+        e: new Uint32Array(this.cap).fill(EMPTY_ENTRY),
         linkMs,
         usable: true,
         seq: -1,
@@ -82,15 +107,18 @@ export class DistanceTable {
     col.linkMs = linkMs;
     col.usable = true;
     const s = this.slot(n);
-    col.cost[s] = 0;
-    col.hops[s] = 0;
-    this.recomputeAll();
+    col.e[s] = 0;
+    // a new column claims nothing but its own slot; a known one may have changed its link cost
+    if (fresh) this.update(s, col);
+    else this.recomputeAll();
   }
 
   removeNeighbour(n: NodeId): void {
     if (!this.cols.delete(n)) return;
     this.colList = this.colList.filter((c) => c.id !== n);
-    this.recomputeAll();
+    // only the destinations it was the best way to can change
+    const ri = this.ri;
+    for (let s = 0; s < this.destOf.length; s++) if (ri[s * R_STRIDE + R_VIA] === n) this.recompute(s);
   }
 
   /** Usable = link up and not distrusted. An unusable column is kept (claims return when trust does). */
@@ -107,7 +135,11 @@ export class DistanceTable {
     if (!col) return;
     if (Math.abs(ms - col.linkMs) <= hysteresis * col.linkMs) return;
     col.linkMs = ms;
-    this.recomputeAll();
+    // only destinations it claims can change (better through it, or worse where it was the best)
+    const e = col.e;
+    for (let s = 0; s < this.destOf.length; s++) {
+      if ((e[s]! & COST_MASK) !== UNREACHABLE) this.update(s, col);
+    }
   }
 
   lastHeard(n: NodeId): number {
@@ -118,9 +150,8 @@ export class DistanceTable {
   expireClaims(n: NodeId): void {
     const col = this.cols.get(n);
     if (!col) return;
-    col.cost.fill(UNREACHABLE);
-    col.cost[this.slot(n)] = 0;
-    col.hops[this.slot(n)] = 0;
+    col.e.fill(EMPTY_ENTRY);
+    col.e[this.slot(n)] = 0;
     col.seq = -1;
     this.recomputeAll();
   }
@@ -138,28 +169,39 @@ export class DistanceTable {
     col.lastHeard = now;
     const { dests, costs, hops, vias } = summary;
     if (summary.full) {
-      col.cost.fill(UNREACHABLE);
-      col.cost[this.slot(col.id)] = 0;
-      col.hops[this.slot(col.id)] = 0;
+      col.e.fill(EMPTY_ENTRY);
+      col.e[this.slot(col.id)] = 0;
     }
+    const self = this.self;
+    const cid = col.id;
+    const cap = this.hopCap;
+    let e = col.e;
+    let dense = this.denseSlot;
     for (let i = 0; i < dests.length; i++) {
       const d = dests[i]!;
-      if (d === this.self) {
+      if (d === self) {
         col.claimToSelf = costs[i] === UNREACHABLE ? Number.NaN : costs[i]! * COST_UNIT_MS;
         continue;
       }
-      if (d === col.id) continue;
-      const s = this.slot(d); // may grow the arrays: read col.cost after it
+      if (d === cid) continue;
+      let s = d < DENSE_IDS ? (dense[d] ?? -1) : this.find(d);
+      if (s < 0) {
+        s = this.slot(d); // may grow the arrays
+        e = col.e;
+        dense = this.denseSlot;
+      }
+      const c = costs[i]!;
       const h = hops[i]!;
-      const withdrawn = costs[i]! === UNREACHABLE || vias[i]! === this.self || h + 1 > this.hopCap;
-      col.cost[s] = withdrawn ? UNREACHABLE : costs[i]!;
-      col.hops[s] = withdrawn ? 0 : h;
+      const v = c === UNREACHABLE || vias[i]! === self || h + 1 > cap ? EMPTY_ENTRY : c | (h << HOPS_SHIFT);
+      if (e[s] === v) continue; // nothing new for this destination
+      e[s] = v;
       this.update(s, col);
     }
     if (summary.full) {
       // destinations it no longer lists: only those it was our best way to need a recomputation
+      const ri = this.ri;
       for (let s = 0; s < this.destOf.length; s++) {
-        if (this.bestVia[s] === col.id && col.cost[s] === UNREACHABLE) this.recompute(s);
+        if (ri[s * R_STRIDE + R_VIA] === cid && (e[s]! & COST_MASK) === UNREACHABLE) this.recompute(s);
       }
     }
     return true;
@@ -168,16 +210,16 @@ export class DistanceTable {
   /** What neighbour `n` claims its RTT to `dest` is, in ms (Infinity if it claims nothing). */
   claim(n: NodeId, dest: NodeId): number {
     const col = this.cols.get(n);
-    const s = this.slotOf.get(dest);
-    if (!col || s === undefined) return Number.POSITIVE_INFINITY;
-    const c = col.cost[s]!;
+    const s = this.find(dest);
+    if (!col || s < 0) return Number.POSITIVE_INFINITY;
+    const c = col.e[s]! & COST_MASK;
     return c === UNREACHABLE ? Number.POSITIVE_INFINITY : c * COST_UNIT_MS;
   }
 
   /** This node's estimate of its RTT to `dest` (Infinity if unknown). */
   estimate(dest: NodeId): number {
-    const s = this.slotOf.get(dest);
-    return s === undefined ? Number.POSITIVE_INFINITY : this.bestMs[s]!;
+    const s = this.find(dest);
+    return s < 0 ? Number.POSITIVE_INFINITY : this.rf[s * R_STRIDE + R_MS]!;
   }
 
   /**
@@ -185,13 +227,14 @@ export class DistanceTable {
    * Returns [neighbour, prior RTT ms] pairs, best first.
    */
   rank(dest: NodeId, avoid: ReadonlySet<NodeId>): [NodeId, number][] {
-    const s = this.slotOf.get(dest);
+    const s = this.find(dest);
     const out: [NodeId, number][] = [];
-    if (s === undefined) return out;
+    if (s < 0) return out;
     for (const col of this.colList) {
       if ((!col.usable && col.id !== dest) || avoid.has(col.id)) continue; // a distrusted neighbour is still reachable itself
-      const c = col.cost[s]!;
-      if (c === UNREACHABLE || col.hops[s]! + 1 > this.hopCap) continue;
+      const v = col.e[s]!;
+      const c = v & COST_MASK;
+      if (c === UNREACHABLE || (v >>> HOPS_SHIFT) + 1 > this.hopCap) continue;
       out.push([col.id, col.linkMs + c * COST_UNIT_MS]);
     }
     out.sort((a, b) => a[1] - b[1]);
@@ -210,16 +253,17 @@ export class DistanceTable {
     hopsLeft: number,
     skip2: readonly NodeId[] = NONE,
   ): [NodeId, number] | null {
-    const s = this.slotOf.get(dest);
-    if (s === undefined) return null;
+    const s = this.find(dest);
+    if (s < 0) return null;
     let best: Column | null = null;
     let bestMs = Number.POSITIVE_INFINITY;
     const has =
       skip instanceof Set ? (n: NodeId) => skip.has(n) : (n: NodeId) => (skip as NodeId[]).includes(n);
     for (const col of this.colList) {
       if ((!col.usable && col.id !== dest) || has(col.id) || skip2.includes(col.id)) continue;
-      const c = col.cost[s]!;
-      if (c === UNREACHABLE || col.hops[s]! + 1 > hopsLeft) continue;
+      const v = col.e[s]!;
+      const c = v & COST_MASK;
+      if (c === UNREACHABLE || (v >>> HOPS_SHIFT) + 1 > hopsLeft) continue;
       const ms = col.linkMs + c * COST_UNIT_MS;
       if (ms < bestMs) {
         bestMs = ms;
@@ -245,24 +289,29 @@ export class DistanceTable {
   }
 
   private summarise(seq: number, full: boolean, mark: boolean): Summary {
-    const slots = full ? this.destOf.map((_, i) => i) : this.dirty;
-    const n = slots.length;
+    const n = full ? this.destOf.length : this.dirty.length;
+    const slots = this.dirty;
+    const rf = this.rf;
+    const ri = this.ri;
     const dests = new Uint32Array(n);
     const costs = new Uint16Array(n);
     const hops = new Uint8Array(n);
     const vias = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      const s = slots[i]!;
-      const ms = this.bestMs[s]!;
+      const s = full ? i : slots[i]!;
+      const o = s * R_STRIDE;
+      const ms = rf[o + R_MS]!;
       const q = Number.isFinite(ms) ? Math.min(UNREACHABLE - 1, Math.round(ms / COST_UNIT_MS)) : UNREACHABLE;
+      const pack = ri[o + R_PACK]!;
+      const via = ri[o + R_VIA]!;
+      const h = q === UNREACHABLE ? 0 : (pack >>> 16) & 0xff;
       dests[i] = this.destOf[s]!;
       costs[i] = q;
-      hops[i] = q === UNREACHABLE ? 0 : this.bestHops[s]!;
-      vias[i] = q === UNREACHABLE ? 0 : Math.max(0, this.bestVia[s]!);
+      hops[i] = h;
+      vias[i] = q === UNREACHABLE ? 0 : Math.max(0, via);
       if (!mark) continue;
-      this.pubCost[s] = q;
-      this.pubHops[s] = hops[i]!;
-      this.pubVia[s] = this.bestVia[s]!;
+      ri[o + R_PACK] = (pack & 0x00ff0000) | q | (h << 24);
+      ri[o + R_PUB_VIA] = via;
     }
     if (!mark) return { origin: this.self, seq, full, dests, costs, hops, vias };
     if (!full) {
@@ -277,57 +326,64 @@ export class DistanceTable {
 
   /* ---- internals ---- */
 
+  /** The slot of `dest`, or −1 if it has none. */
+  private find(dest: NodeId): number {
+    if (dest < DENSE_IDS) {
+      const s = this.denseSlot[dest];
+      return s === undefined ? -1 : s;
+    }
+    return this.sparseSlot.get(dest) ?? -1;
+  }
+
+  /** The slot of `dest`, made if it has none. */
   private slot(dest: NodeId): number {
-    let s = this.slotOf.get(dest);
-    if (s !== undefined) return s;
+    let s = this.find(dest);
+    if (s >= 0) return s;
     s = this.destOf.length;
     if (s >= this.cap) this.grow();
-    this.slotOf.set(dest, s);
+    if (dest >= 0 && dest < DENSE_IDS && Number.isInteger(dest)) {
+      if (dest >= this.denseSlot.length) {
+        const d = new Int32Array(Math.min(DENSE_IDS, Math.max(dest + 1, 2 * this.denseSlot.length)));
+        d.fill(-1, this.denseSlot.length);
+        d.set(this.denseSlot);
+        this.denseSlot = d;
+      }
+      this.denseSlot[dest] = s;
+    } else this.sparseSlot.set(dest, s);
     this.destOf.push(dest);
     return s;
   }
 
   private grow(): void {
     const cap = this.cap * 2;
-    const g16 = (a: Uint16Array, fill: number) => {
-      const b = new Uint16Array(cap).fill(fill);
-      b.set(a);
-      return b;
-    };
-    const g8 = (a: Uint8Array) => {
-      const b = new Uint8Array(cap);
-      b.set(a);
-      return b;
-    };
-    const g32 = (a: Int32Array) => {
-      const b = new Int32Array(cap).fill(-1);
-      b.set(a);
-      return b;
-    };
     for (const col of this.colList) {
-      col.cost = g16(col.cost, UNREACHABLE);
-      col.hops = g8(col.hops);
+      const e = new Uint32Array(cap);
+      e.set(col.e);
+      e.fill(EMPTY_ENTRY, this.cap);
+      col.e = e;
     }
-    const best = new Float32Array(cap).fill(Number.POSITIVE_INFINITY);
-    best.set(this.bestMs);
-    this.bestMs = best;
-    this.bestHops = g8(this.bestHops);
-    this.bestVia = g32(this.bestVia);
-    this.pubCost = g16(this.pubCost, UNREACHABLE);
-    this.pubHops = g8(this.pubHops);
-    this.pubVia = g32(this.pubVia);
-    this.dirtyFlag = g8(this.dirtyFlag);
+    const rf = new Float32Array(cap * R_STRIDE);
+    rf.set(this.rf);
+    const ri = new Int32Array(rf.buffer);
+    initRecords(rf, ri, this.cap, cap);
+    this.rf = rf;
+    this.ri = ri;
+    const dirty = new Uint8Array(cap);
+    dirty.set(this.dirtyFlag);
+    this.dirtyFlag = dirty;
     this.cap = cap;
   }
 
   /** Column `col` changed its entry for slot `s`: O(1) unless it was the best and got worse. */
   private update(s: number, col: Column): void {
-    const c = col.cost[s]!;
+    const v = col.e[s]!;
+    const c = v & COST_MASK;
     const ms = c === UNREACHABLE || !col.usable ? Number.POSITIVE_INFINITY : col.linkMs + c * COST_UNIT_MS;
-    if (this.bestVia[s] === col.id) {
-      if (ms <= this.bestMs[s]!) this.setBest(s, ms, col.hops[s]! + 1, col.id);
+    const o = s * R_STRIDE;
+    if (this.ri[o + R_VIA] === col.id) {
+      if (ms <= this.rf[o + R_MS]!) this.setBest(s, ms, (v >>> HOPS_SHIFT) + 1, col.id);
       else this.recompute(s);
-    } else if (ms < this.bestMs[s]!) this.setBest(s, ms, col.hops[s]! + 1, col.id);
+    } else if (ms < this.rf[o + R_MS]!) this.setBest(s, ms, (v >>> HOPS_SHIFT) + 1, col.id);
   }
 
   private recomputeAll(): void {
@@ -340,12 +396,13 @@ export class DistanceTable {
     let via = -1;
     for (const col of this.colList) {
       if (!col.usable) continue;
-      const c = col.cost[s]!;
+      const v = col.e[s]!;
+      const c = v & COST_MASK;
       if (c === UNREACHABLE) continue;
       const ms = col.linkMs + c * COST_UNIT_MS;
       if (ms < bestMs) {
         bestMs = ms;
-        bestHops = col.hops[s]! + 1;
+        bestHops = (v >>> HOPS_SHIFT) + 1;
         via = col.id;
       }
     }
@@ -353,20 +410,35 @@ export class DistanceTable {
   }
 
   private setBest(s: number, bestMs: number, bestHops: number, via: number): void {
-    this.bestMs[s] = bestMs;
-    this.bestHops[s] = Number.isFinite(bestMs) ? bestHops : 0;
-    this.bestVia[s] = Number.isFinite(bestMs) ? via : -1;
+    const rf = this.rf;
+    const ri = this.ri;
+    const o = s * R_STRIDE;
+    const reach = bestMs < Number.POSITIVE_INFINITY;
+    const pack = ri[o + R_PACK]!;
+    rf[o + R_MS] = bestMs;
+    ri[o + R_PACK] = (pack & ~0x00ff0000) | ((reach ? bestHops & 0xff : 0) << 16);
+    ri[o + R_VIA] = reach ? via : -1;
     if (this.dirtyFlag[s]) return;
-    const pub = this.pubCost[s]!;
-    const reach = Number.isFinite(bestMs);
+    const pub = pack & COST_MASK;
     const pubMs = pub * COST_UNIT_MS;
     const changed =
       reach !== (pub !== UNREACHABLE) ||
       (reach && Math.abs(bestMs - pubMs) > this.changeFraction * pubMs + COST_UNIT_MS) ||
-      (reach && this.pubVia[s] !== via);
+      (reach && ri[o + R_PUB_VIA] !== via);
     if (changed) {
       this.dirtyFlag[s] = 1;
       this.dirty.push(s);
     }
+  }
+}
+
+/** Empty records for slots [from, to): no estimate, nothing published. */
+function initRecords(rf: Float32Array, ri: Int32Array, from: number, to: number): void {
+  for (let s = from; s < to; s++) {
+    const o = s * R_STRIDE;
+    rf[o + R_MS] = Number.POSITIVE_INFINITY;
+    ri[o + R_VIA] = -1;
+    ri[o + R_PUB_VIA] = -1;
+    ri[o + R_PACK] = EMPTY_PACK;
   }
 }

@@ -36,8 +36,16 @@ function csr(net: Network): Csr {
   return c;
 }
 
-/** Dijkstra from `src`; `weight` overrides the link weight (default: latency + queueing). */
-export function dijkstra(net: Network, src: number, weight?: (li: number) => number): ShortestPaths {
+/**
+ * Dijkstra from `src`; `weight` overrides the link weight (default: latency + queueing). With
+ * `targets`, it stops once they are all settled (distances to other nodes may then be too high).
+ */
+export function dijkstra(
+  net: Network,
+  src: number,
+  weight?: (li: number) => number,
+  targets?: readonly number[],
+): ShortestPaths {
   const n = net.n;
   const { off, nbr, lnk } = csr(net);
   const dist = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
@@ -60,6 +68,8 @@ export function dijkstra(net: Network, src: number, weight?: (li: number) => num
   };
   dist[src] = 0;
   push(src, 0);
+  let left = targets ? new Set(targets).size : -1;
+  const wanted = targets ? new Set(targets) : null;
   const lat = net.topo.latencyMs;
   const up = net.linkUp;
   const nodeUp = net.nodeUp;
@@ -85,6 +95,7 @@ export function dijkstra(net: Network, src: number, weight?: (li: number) => num
       hk[i] = lk;
     }
     if (du > dist[u]!) continue;
+    if (wanted?.has(u) && --left === 0) break;
     for (let e = off[u]!; e < off[u + 1]!; e++) {
       const li = lnk[e]!;
       const v = nbr[e]!;

@@ -83,11 +83,17 @@ export class World {
   private makeFlows(): void {
     const n = this.topo.n;
     for (let i = 0; i < n; i++) {
-      const sp = dijkstra(this.net, i);
-      const rnd = dijkstra(this.net, i, () => this.rng.next());
+      const dsts: number[] = [];
       for (let k = 0; k < this.sc.flowsPerNode; k++) {
         let d = Math.floor(this.rng.next() * (n - 1));
         if (d >= i) d++;
+        dsts.push(d);
+      }
+      // both searches stop once the flows' destinations are settled
+      const sp = dijkstra(this.net, i, undefined, dsts);
+      const wr = new Sfc32(subSeed(this.sc.seed, `random-path-${i}`));
+      const rnd = dijkstra(this.net, i, () => wr.next(), dsts);
+      for (const d of dsts) {
         this.flows.push({ src: i, dst: d, staticPath: pathTo(sp, d), randomPath: pathTo(rnd, d) });
       }
     }
