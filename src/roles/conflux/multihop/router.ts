@@ -296,7 +296,14 @@ export class MultiHop {
       jsForwardedData: sw.forwardedByCmd[CellCmd.Data],
       labels: this.labels?.counters ?? null,
     };
-    return { ...(routesView(this, wallMs()) as object), relay };
+    // what the burst trains measured per path (ms; src/rl/burst.ts), and how many were sent
+    const bursts: Record<number, number> = {};
+    for (const d of this.agent.snapshot(wallMs()).destinations)
+      for (const c of d.candidates) {
+        const b = this.agent.destState(d.dest)?.paths.find((r) => r.id === c.pathId)?.burst;
+        if (b && b.nEff > 0) bursts[c.pathId] = Math.round(b.mu * 100) / 100;
+      }
+    return { ...(routesView(this, wallMs()) as object), relay, trains: { ...this.trains.counters, bursts } };
   }
 
   /* ---- peers and routes ---- */
