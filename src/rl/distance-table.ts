@@ -257,10 +257,13 @@ export class DistanceTable {
     if (s < 0) return null;
     let best: Column | null = null;
     let bestMs = Number.POSITIVE_INFINITY;
-    const has =
-      skip instanceof Set ? (n: NodeId) => skip.has(n) : (n: NodeId) => (skip as NodeId[]).includes(n);
+    const set = skip instanceof Set ? skip : null;
+    const list = set ? NONE : (skip as readonly NodeId[]);
     for (const col of this.colList) {
-      if ((!col.usable && col.id !== dest) || has(col.id) || skip2.includes(col.id)) continue;
+      if (!col.usable && col.id !== dest) continue;
+      const id = col.id;
+      if (set ? set.has(id) : list.includes(id)) continue;
+      if (skip2.length > 0 && skip2.includes(id)) continue;
       const v = col.e[s]!;
       const c = v & COST_MASK;
       if (c === UNREACHABLE || (v >>> HOPS_SHIFT) + 1 > hopsLeft) continue;

@@ -35,6 +35,10 @@ export class Network {
   /** Incremented on every topology change (the oracle caches per epoch). */
   epoch = 0;
   private readonly res: WalkResult = { ok: false, ms: 0 };
+  /** Compressed adjacency for link lookups on the packet path: neighbours of u at [off[u], off[u+1]). */
+  private readonly off: Int32Array;
+  private readonly nbr: Int32Array;
+  private readonly lnk: Int32Array;
 
   constructor(
     readonly topo: Topology,
@@ -50,10 +54,24 @@ export class Network {
       this.adj[topo.a[i]!]!.set(topo.b[i]!, i);
       this.adj[topo.b[i]!]!.set(topo.a[i]!, i);
     }
+    this.off = new Int32Array(this.n + 1);
+    for (let u = 0; u < this.n; u++) this.off[u + 1] = this.off[u]! + this.adj[u]!.size;
+    this.nbr = new Int32Array(2 * m);
+    this.lnk = new Int32Array(2 * m);
+    for (let u = 0; u < this.n; u++) {
+      let k = this.off[u]!;
+      for (const [v, li] of this.adj[u]!) {
+        this.nbr[k] = v;
+        this.lnk[k++] = li;
+      }
+    }
   }
 
+  /** The link between u and v, −1 if none. */
   link(u: number, v: number): number {
-    return this.adj[u]!.get(v) ?? -1;
+    const nbr = this.nbr;
+    for (let k = this.off[u]!, end = this.off[u + 1]!; k < end; k++) if (nbr[k] === v) return this.lnk[k]!;
+    return -1;
   }
 
   usable(u: number, v: number): boolean {

@@ -42,6 +42,8 @@ export interface Scenario {
   liarMode: "naive" | "smart";
   liarDrop: number;
   liarExtraMs: number;
+  /** The baselines walk every this-many-th packet of a flow (an unbiased sample, to save time). */
+  baselineEvery: number;
   /** Stretch is sampled this often for up to sampleFlows flows. */
   sampleMs: number;
   sampleFlows: number;
@@ -51,6 +53,8 @@ export interface Scenario {
   /** Run the warm restart (tables persisted through QTableStore, aged by warmDowntimeMs). */
   warmStart: boolean;
   warmDowntimeMs: number;
+  /** How long the warm restart runs (0: convergeWindowMs); its convergence is sampled only within it. */
+  warmWindowMs: number;
   /** Target ratio for convergence. */
   stretchTarget: number;
 }
@@ -78,12 +82,14 @@ export const DEFAULT_SCENARIO: Scenario = {
   liarMode: "smart",
   liarDrop: 0.3,
   liarExtraMs: 40,
+  baselineEvery: 4,
   sampleMs: 2_000,
   sampleFlows: 300,
   convergeWindowMs: 60_000,
   convergeEveryMs: 100,
   warmStart: true,
   warmDowntimeMs: 300_000,
+  warmWindowMs: 0,
   stretchTarget: 1.15,
 };
 
@@ -348,7 +354,8 @@ function warmRestart(world: World, topo: Topology, sc: Scenario): Convergence {
   });
   // The restarted network's clock starts at 0: shift the persisted times accordingly.
   const shift = t + sc.warmDowntimeMs;
-  const warmSc: Scenario = { ...sc, warmupMs: sc.convergeWindowMs, durationMs: sc.convergeWindowMs };
+  const window = sc.warmWindowMs > 0 ? Math.min(sc.warmWindowMs, sc.convergeWindowMs) : sc.convergeWindowMs;
+  const warmSc: Scenario = { ...sc, warmupMs: window, durationMs: window, convergeWindowMs: window };
   const w2 = new World(warmSc, topo, (i) => {
     const tb = tables[i];
     if (!tb) return null;

@@ -20,8 +20,6 @@ export const TICK_MS = 100;
 const LOAD_REFRESH_MS = 1_000;
 const WRITE_BEHIND_MS = 10_000;
 const BUILD_FAIL_MS = 1_000;
-/** The baselines walk every this-many-th packet of a flow (an unbiased sample, to save time). */
-const BASELINE_EVERY = 4;
 /** What a lying node claims for every destination, ms. */
 export const LIAR_CLAIM_MS = 1;
 /** A smart liar claims this share of its true cost to far destinations. */
@@ -123,7 +121,7 @@ export class World {
     }
     if (Math.round(t) % this.sc.pktIntervalMs < TICK_MS / 2) {
       const round = Math.round(t / this.sc.pktIntervalMs);
-      for (let f = 0; f < this.flows.length; f++) this.send(f, t, (round + f) % BASELINE_EVERY === 0);
+      for (let f = 0; f < this.flows.length; f++) this.send(f, t, (round + f) % this.sc.baselineEvery === 0);
     }
     this.q.at(t + TICK_MS, () => this.step());
   }
