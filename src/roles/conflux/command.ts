@@ -23,7 +23,10 @@ export const confluxCommand = defineCommand({
       description: "UDP port for Anchor traffic (default: 40000-59999, derived from the node id)",
     },
     tun: { type: "string", description: `TUN device name (default ${CONFLUX_DEFAULTS.tunName})` },
-    mtu: { type: "string", description: `overlay MTU (default ${CONFLUX_DEFAULTS.mtu})` },
+    mtu: {
+      type: "string",
+      description: "overlay MTU (default: the underlay link's MTU − 80, e.g. 1500 → 1420)",
+    },
     advertise: { type: "string", description: "extra comma-separated underlay addresses to offer peers" },
     embedded: {
       type: "boolean",

@@ -22,8 +22,8 @@ export interface ConfluxConfig {
   readonly listenPort: number | undefined;
   /** TUN device name, or undefined for embedded (in-process) I/O. */
   readonly tunName: string | undefined;
-  /** Inner MTU of the overlay. */
-  readonly mtu: number;
+  /** Inner MTU of the overlay; undefined: derived from the underlay at start (underlay-mtu.ts). */
+  readonly mtu: number | undefined;
   /** Guardian's CA bundle (PEM) to trust for the enrolment HTTPS call. */
   readonly guardianCaFile: string | undefined;
   /** Local addresses to advertise instead of the interface list (for tests and odd hosts). */
@@ -36,7 +36,6 @@ export const CONFLUX_DEFAULTS = {
   listenPortBase: 40000,
   listenPortSpan: 20000,
   tunName: "veil0",
-  mtu: 1420,
 } as const;
 
 export const MTU_MIN = 1280; // IPv6 minimum link MTU
@@ -79,7 +78,7 @@ export function loadConfluxConfig(flags: ConfluxFlags): ConfluxConfig {
     realm: pick(flags.realm, "realm"),
     listenPort: optionalInteger("listen", pick(flags.listen, "listen"), 0, 65535),
     tunName: tun,
-    mtu: integer("mtu", pick(flags.mtu, "mtu"), CONFLUX_DEFAULTS.mtu, MTU_MIN, MTU_MAX),
+    mtu: optionalInteger("mtu", pick(flags.mtu, "mtu"), MTU_MIN, MTU_MAX),
     guardianCaFile: pick(flags.guardianCa, "guardianCa"),
     advertise: Object.freeze(advertiseRaw ? advertiseRaw.split(",").map((s) => s.trim()) : []),
   });

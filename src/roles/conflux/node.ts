@@ -20,18 +20,20 @@ import { fromB64u } from "../../guardian-api/signed-json.ts";
 import type { Credentials } from "../../guardian-api/wire.ts";
 import { createAdminHandler } from "./admin-handler.ts";
 import { localCandidates } from "./candidates.ts";
-import { type ConfluxConfig, derivedListenPort } from "./config.ts";
+import { type ConfluxConfig, derivedListenPort, MTU_MAX, MTU_MIN } from "./config.ts";
 import { Dataplane, openDataplaneTun } from "./dataplane/dataplane.ts";
 import { decodePresence, decodeSignal, encodePresence, encodeSignal } from "./discovery-messages.ts";
 import { ensureEnrolled } from "./enrolment.ts";
 import { HandshakeDriver } from "./handshake-driver.ts";
 import { LOCAL_CONTROL_SOCKET, LocalControlServer } from "./local-control.ts";
 import { LocalViews } from "./local-views.ts";
+import { PATH_TUN_SUFFIX } from "./multihop/path-tun.ts";
 import { LIE_ENV, MultiHop, ROUTES_FILE } from "./multihop/router.ts";
 import { NodeState } from "./node-state.ts";
 import type { PacketIO } from "./packet-io.ts";
 import { PeerManager } from "./peer-manager.ts";
 import { verifyRevocationMessage } from "./revocations.ts";
+import { innerMtuFor, underlayLink } from "./underlay-mtu.ts";
 
 /* Implementation constants */
 export const TICK_MS = 100;
@@ -151,11 +153,12 @@ export class ConfluxNode {
     const ipv4 = formatIPv4(certificate.ipv4);
     const ipv6 = formatIPv6(certificate.ipv6);
     const udpPort = this.config.listenPort ?? derivedListenPort(this.state.identity.nodeId);
+    const mtu = this.config.mtu ?? derivedMtu(this.config.tunName, this.log);
     let dp: PacketIO;
     if (!this.config.tunName) {
       // Embedded mode: in-process packet plane, no TUN, no privileges (embedded/plane.ts).
       const { EmbeddedPlane } = await import("./embedded/plane.ts");
-      dp = await EmbeddedPlane.start({ udpPort, mtu: this.config.mtu });
+      dp = await EmbeddedPlane.start({ udpPort, mtu });
       this.#cleanups.push(() => dp.stop());
       this.log(`embedded packet plane: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
     } else {
@@ -163,9 +166,9 @@ export class ConfluxNode {
       const tun = openDataplaneTun(this.config.tunName);
       this.tun = tun;
       this.#cleanups.push(() => closeTun(tun));
-      configureInterface(tun.name, { mtu: this.config.mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
+      configureInterface(tun.name, { mtu, addresses: [`${ipv4}/10`, `${ipv6}/48`] });
       phase("tun");
-      const native = await Dataplane.start({ tunFd: tun.fd, mtu: this.config.mtu, udpPort });
+      const native = await Dataplane.start({ tunFd: tun.fd, mtu, udpPort });
       dp = native;
       this.#cleanups.push(() => native.stop());
       this.log(`${tun.name} up: ${ipv4} ${ipv6}, anchor udp port ${dp.port}`);
@@ -432,6 +435,15 @@ export class ConfluxNode {
     })();
     return this.#stopping;
   }
+}
+
+/** The overlay MTU from the underlay link (underlay-mtu.ts), logged with how it was found. */
+function derivedMtu(tunName: string | undefined, log: (line: string) => void): number {
+  const tuns = tunName ? [tunName, `${tunName}${PATH_TUN_SUFFIX}`] : [];
+  const link = underlayLink(tuns);
+  const mtu = innerMtuFor(link.mtu, MTU_MIN, MTU_MAX);
+  log(`overlay MTU ${mtu}: underlay ${link.name || "?"} MTU ${link.mtu} (${link.why}) − ${link.mtu - mtu}`);
+  return mtu;
 }
 
 function randomEpoch(): number {

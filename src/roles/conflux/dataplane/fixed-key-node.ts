@@ -4,7 +4,7 @@
  * until handshakes drive the data plane; it must never carry real traffic (the keys are public).
  *
  *   fixed-key-node --side a|b --tun NAME --overlay 100.64.9.1/24 --peer-overlay 100.64.9.2
- *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420] [--seed S] [--offload]
+ *                  --listen 198.18.0.1:51900 --peer 198.18.0.2:51900 [--mtu 1420|auto] [--seed S] [--offload]
  *                  [--overlay6 fdXX::1/64 --peer-overlay6 fdXX::2]
  *                  [--socket-buffer BYTES]
  *
@@ -14,6 +14,8 @@ import { createHash } from "node:crypto";
 import { parsePrefix } from "../../../ffi/inet.ts";
 import { configureInterface } from "../../../ffi/netif.ts";
 import { closeTun, openTun } from "../../../ffi/tun.ts";
+import { MTU_MAX, MTU_MIN } from "../config.ts";
+import { innerMtuFor, underlayLink } from "../underlay-mtu.ts";
 import { Dataplane, openDataplaneTun } from "./dataplane.ts";
 import { DataplaneConfigError } from "./errors.ts";
 
@@ -57,7 +59,11 @@ function parseArgs(argv: string[]): Args {
     peerOverlay: need("peer-overlay"),
     listen: hostPort(get("listen"), "listen"),
     peer: hostPort(get("peer"), "peer"),
-    mtu: Number(get("mtu") ?? 1420),
+    // "auto": derived from the underlay as the Conflux node does (underlay-mtu.ts).
+    mtu:
+      get("mtu") === "auto"
+        ? innerMtuFor(underlayLink([need("tun")]).mtu, MTU_MIN, MTU_MAX)
+        : Number(get("mtu") ?? 1420),
     seed: get("seed") ?? "veilnet-fixed-test-keys",
     offload: argv.includes("--offload"),
     overlay6: get("overlay6"),

@@ -46,11 +46,13 @@ async function waitLine(node: Node, prefix: string, ms: number): Promise<string>
 
 /** `node` is the command that runs fixed-key-node (a compiled binary or `bun file.ts`). */
 /** `extra` holds flags for both nodes, or per side (`{ a, b }`) to mix configurations. */
+/** `underlayMtu` sets the veth's MTU before the nodes start (for nodes that derive theirs). */
 export async function startPair(
   node: string[],
   subnet: number,
-  mtu = 1420,
+  mtu: number | "auto" = 1420,
   extra: string[] | { a: string[]; b: string[] } = [],
+  underlayMtu?: number,
 ): Promise<Pair> {
   const p = runPrefix("vdp");
   const nsA = `${p}a`;
@@ -78,6 +80,10 @@ export async function startPair(
       { ns: nsA, dev: `${p}x`, cidr: `198.18.${subnet}.1/24` },
       { ns: nsB, dev: `${p}y`, cidr: `198.18.${subnet}.2/24` },
     );
+    if (underlayMtu !== undefined) {
+      sh(["ip", "-n", nsA, "link", "set", `${p}x`, "mtu", String(underlayMtu)]);
+      sh(["ip", "-n", nsB, "link", "set", `${p}y`, "mtu", String(underlayMtu)]);
+    }
     for (const side of ["a", "b"] as const) {
       const [me, peer, ns] = side === "a" ? [1, 2, nsA] : [2, 1, nsB];
       const args = [
