@@ -128,3 +128,47 @@ describe("agent - a build's RTT", () => {
     expect(row.cost()).toBeLessThan(5);
   });
 });
+
+describe("agent - warm start order", () => {
+  test("when a worse stored route answers first, data moves to the better one without waiting out the dwell", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.importRows(
+      [
+        { dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 },
+        { dest: 9, hops: [1, 2, 9], mu: 45, variance: 4, nEff: 10, loss: 0, lastMs: 0 },
+      ],
+      [],
+      0,
+    );
+    ag.onLinkUp(1, 0, 1);
+    ag.onLinkUp(6, 0, 1);
+    const bs = builds(ag.tick(0));
+    expect(bs.length).toBe(2);
+    const slow = bs.find((b) => b.hops?.[0] === 1)!;
+    const fast = bs.find((b) => b.hops?.[0] === 6)!;
+    // the slow route's build answers first, the fast one 200 ms later
+    ag.observe(
+      {
+        type: "built",
+        buildId: slow.buildId,
+        hops: [1, 2, 9],
+        prefixRttMs: [1, 20, 45],
+        claimsMs: [Number.NaN, Number.NaN, 0],
+      },
+      50,
+    );
+    expect(ag.choose(9, 60).path).toEqual([1, 2, 9]);
+    ag.observe(
+      {
+        type: "built",
+        buildId: fast.buildId,
+        hops: [6, 5, 9],
+        prefixRttMs: [1, 2, 3],
+        claimsMs: [Number.NaN, Number.NaN, 0],
+      },
+      250,
+    );
+    run(ag, 300, 3_000, {}, RTT);
+    expect(ag.choose(9, 3_000).path).toEqual([6, 5, 9]);
+  });
+});

@@ -109,6 +109,8 @@ export class DestState {
   active: PathRow | null = null;
   standby: PathRow | null = null;
   activeSince = 0;
+  /** False while the active path is simply the first one that answered (no comparison made yet). */
+  activeChosen = false;
   lastDemand: number;
   nextChallengeAt = 0;
   nextBuildAt = 0;

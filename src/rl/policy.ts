@@ -51,7 +51,8 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
     for (const r of ds.paths) if (r.healthy() && r.cost() < best.cost()) best = r;
     return best === a ? null : best;
   }
-  if (now - ds.activeSince < p.minDwellMs) return null;
+  // the dwell protects a choice made by comparing paths; the first path to answer was no such choice
+  if (ds.activeChosen && now - ds.activeSince < p.minDwellMs) return null;
   let best: PathRow | null = null;
   let bestUb = (1 - p.switchMargin) * aCost;
   for (const r of ds.paths) {

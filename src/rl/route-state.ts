@@ -228,6 +228,7 @@ export class RouteState {
     const from = ds.active;
     ds.active = r;
     ds.activeSince = now;
+    ds.activeChosen = reason !== "first";
     if (ds.standby === r) ds.standby = this.p.standby ? pickStandby(ds) : null;
     r.firstUnackedAt = Number.NaN;
     r.lastSentAt = Number.NEGATIVE_INFINITY;
