@@ -3,7 +3,7 @@
  * only over 3-hop paths, one each way round. Real nats-server, TUN, namespaces and executable.
  *
  *   - a cut link on the active path during `ping -i 0.05`: traffic moves the other way, gap ≤ 2 s;
- *   - an iperf3 TCP transfer across a cut finishes with every byte delivered;
+ *   - an iperf3 TCP transfer across a cut finishes: the receiver gets every byte it asked for;
  *   - a lossy link (10 %) and a slow link (tbf 1 Mbit/s) are avoided when a better path exists;
  *   - a node advertising false low costs (×0.02) does not keep the traffic once measured;
  *   - a restarted node picks the good path from its stored Q-table before a cold one does.
@@ -126,51 +126,90 @@ async function streamAcrossCut(): Promise<void> {
   expect(got?.sha256).toBe(sent.sent!.sha256);
 }
 
-/** Scenario "an iperf3 TCP transfer across a cut finishes with every byte delivered" (timeout 60_000 ms). */
+/**
+ * Scenario "an iperf3 TCP transfer across a cut finishes with no data lost" (timeout 110_000 ms).
+ *
+ * iperf3 (3.12) cannot report sent = received for a TCP test, in either direction:
+ *  - forward (`-c … -n N`): the sender sends TEST_END on the control connection as soon as its last
+ *    write returned; the receiver stops counting when that arrives, whatever is still in flight
+ *    on the data connection (esnet/iperf #306, #382; measured here: 6613650 of 7697700 B);
+ *  - reverse (`-R -n N`): the client, now the receiver, ends the test only once it has received
+ *    N bytes, but the server's send loop overshoots N (partial writes are counted, the check runs
+ *    per loop) and that overshoot is in flight when the client stops reading (measured here:
+ *    2116186 received of 2118150 sent for N = 2097152).
+ * So the honest iperf3 check is the reverse one: the server (h1) writes at least N bytes towards the
+ * client (h4) over h1's active path, whose middle link is cut 1.5 s in while the transfer runs;
+ * the client must receive all N (TCP delivers in order, so N counted means the first N bytes all
+ * arrived) and never more than the server sent. Byte-for-byte equality of everything sent is shown
+ * by the byte-exact stream scenario (count and sha-256).
+ */
 async function iperfAcrossCut(): Promise<void> {
+  const port = 45_202;
+  const bytes = 2 << 20;
   try {
-    const srv = net!.mesh.spawn("h4", ["iperf3", "-s", "-1", "-B", ip("h4")], {
-      stdout: "ignore",
-      stderr: "ignore",
-    });
+    const srv = net!.mesh.spawn("h1", ["iperf3", "-s", "-1", "-J", "-B", ip("h1"), "-p", String(port)]);
+    const srvOut = new Response(srv.stdout as ReadableStream).text();
     await Bun.sleep(500);
-    const cli = net!.mesh.spawn("h1", [
+    // prettier-ignore
+    const cli = net!.mesh.spawn("h4", [
       "iperf3",
       "-c",
-      ip("h4"),
-      "-t",
-      "8",
+      ip("h1"),
+      "-p",
+      String(port),
+      "-R",
+      "-n",
+      String(bytes),
+      "-l",
+      "65536",
       "-J",
       "--connect-timeout",
       "5000",
     ]);
-    await Bun.sleep(3_000);
+    const cliOut = new Response(cli.stdout as ReadableStream).text();
+    let doneAt = Number.NaN;
+    void cli.exited.then(() => {
+      doneAt = performance.now();
+    });
+    await Bun.sleep(1_500);
     const path = hostsOf(net!, await activePath(net!, "h1", "h4"));
     const [a, b] = path[0] === "h2" ? ["h2", "h3"] : ["h6", "h5"];
     await net!.mesh.link(a, b).down();
-    let out: string;
+    const cutAt = performance.now();
     let code: number;
+    let srvCode: number | null;
     try {
-      out = await new Response(cli.stdout as ReadableStream).text();
-      code = await cli.exited;
+      code = await Promise.race([cli.exited, Bun.sleep(80_000).then(() => -1)]);
+      srvCode = await Promise.race([srv.exited, Bun.sleep(5_000).then(() => null)]);
     } finally {
+      await cli.stop();
       await srv.stop();
       await net!.mesh.link(a, b).up();
     }
-    const j = JSON.parse(out) as {
-      error?: string;
-      end?: { sum_sent?: { bytes: number }; sum_received?: { bytes: number; bits_per_second: number } };
+    type End = { sum_sent?: { bytes: number }; sum_received?: { bytes: number; bits_per_second: number } };
+    const parse = (t: string) => {
+      try {
+        return JSON.parse(t) as { error?: string; end?: End };
+      } catch {
+        return { error: `not JSON: ${t.slice(0, 120)}` } as { error?: string; end?: End };
+      }
     };
-    if (j.error) net!.log(`iperf3 error: ${j.error}`);
-    const sent = j.end?.sum_sent?.bytes ?? -1;
-    const recv = j.end?.sum_received?.bytes ?? -2;
+    const c = parse(await cliOut);
+    const s = parse(await srvOut);
+    const received = c.end?.sum_received?.bytes ?? -1;
+    const sentByServer = s.end?.sum_sent?.bytes ?? -2;
     net!.log(
-      `iperf3 across cut ${a}–${b}: exit ${code}, sent ${sent} B, received ${recv} B, ` +
-        `${((j.end?.sum_received?.bits_per_second ?? 0) / 1e6).toFixed(1)} Mbit/s`,
+      `iperf3 -R -n ${bytes} across cut ${a}–${b} (h1 → h4): client exit ${code}, server exit ${srvCode}, ` +
+        `${Number.isNaN(doneAt) ? "not done" : `done ${Math.round(doneAt - cutAt)} ms`} after the cut; server sent ${sentByServer} B, ` +
+        `client received ${received} B, ${((c.end?.sum_received?.bits_per_second ?? 0) / 1e6).toFixed(1)} Mbit/s` +
+        (c.error ? `; client error: ${c.error}` : "") +
+        (s.error ? `; server error: ${s.error}` : ""),
     );
+    expect(doneAt).not.toBeLessThan(cutAt); // the transfer was still running when the link went down
     expect(code).toBe(0);
-    expect(recv).toBe(sent);
-    expect(sent).toBeGreaterThan(0);
+    expect(srvCode).toBe(0);
+    expect(received).toBeGreaterThanOrEqual(bytes);
+    expect(received).toBeLessThanOrEqual(sentByServer);
   } catch (e) {
     failed = true;
     throw e;
@@ -185,14 +224,26 @@ async function lossySlowAvoided(): Promise<void> {
       // loss on the middle link of the side in use
       const [a, b] = now[0] === "h2" ? ["h2", "h3"] : ["h6", "h5"];
       await net!.mesh.link(a, b).loss(10);
-      const lossMs = await waitPath("h1", "h4", (h) => !(h.includes(a) && h.includes(b)), 60_000);
+      const lossMs = await waitPath("h1", "h4", (h) => !(h.includes(a) && h.includes(b)), 60_000).catch(
+        async (e) => {
+          const v = (await routes(net!, "h1")).destinations.find((x) => x.dest === ip("h4"));
+          net!.log(`loss: still on the lossy link; h1's view of h4: ${JSON.stringify(v)}`);
+          throw e;
+        },
+      );
       net!.log(`10% loss on ${a}–${b} (in use): path moved after ${Math.round(lossMs)} ms`);
       await net!.mesh.link(a, b).clear();
       // now slow down the other side, which is in use
       const cur = hostsOf(net!, await activePath(net!, "h1", "h4"));
       const [c, d] = cur[0] === "h2" ? ["h2", "h3"] : ["h6", "h5"];
       await net!.mesh.link(c, d).rate(1);
-      const slowMs = await waitPath("h1", "h4", (h) => !(h.includes(c) && h.includes(d)), 60_000);
+      const slowMs = await waitPath("h1", "h4", (h) => !(h.includes(c) && h.includes(d)), 60_000).catch(
+        async (e) => {
+          const v = (await routes(net!, "h1")).destinations.find((x) => x.dest === ip("h4"));
+          net!.log(`tbf: still on the slow link; h1's view of h4: ${JSON.stringify(v)}`);
+          throw e;
+        },
+      );
       // it stays away while the link is slow
       await Bun.sleep(5_000);
       const still = hostsOf(net!, await activePath(net!, "h1", "h4"));
@@ -258,20 +309,32 @@ async function warmBeforeCold(): Promise<void> {
       await net!.demo.stopNode("h1");
       const t0 = performance.now();
       startNode(net!.demo, "h1");
-      const ms = await withTraffic("h1", "h4", async () => {
-        await waitFor("h1 back", 30_000, async () => (await net!.demo.localStatus("h1")) !== undefined);
-        const up = performance.now() - t0;
-        await waitPath("h1", "h4", good, 60_000);
+      // traffic starts once the node is up: a ping started before its TUN exists exits at once
+      await waitFor("h1 back", 60_000, async () => (await net!.demo.localStatus("h1")) !== undefined);
+      const up = performance.now() - t0;
+      return withTraffic("h1", "h4", async () => {
+        try {
+          await waitPath("h1", "h4", good, 60_000);
+        } catch (e) {
+          const r = await routes(net!, "h1");
+          const d = r.destinations.find((x) => x.dest === ip("h4"));
+          net!.log(
+            `${label} restart: no good path; h1's view of h4: ${JSON.stringify(d)}; neighbours ` +
+              `${JSON.stringify(r.neighbours)}, known destinations ${r.knownDestinations}, agent ${JSON.stringify(r.agent)}, ` +
+              `builds ${JSON.stringify(r.builds)}`,
+          );
+          throw e;
+        }
+        const total = performance.now() - t0;
         const r = await net!.mesh.exec("h1", ["ping", "-n", "-c", "1", "-W", "1", ip("h4")], {
           timeoutMs: 5_000,
         });
-        const total = performance.now() - t0;
         net!.log(
-          `${label} restart: control socket after ${Math.round(up)} ms, good path after ${Math.round(total)} ms (ping ${r.code === 0 ? "ok" : "lost"})`,
+          `${label} restart: control socket after ${Math.round(up)} ms, good path after ${Math.round(total)} ms ` +
+            `(${Math.round(total - up)} ms after the node was up; ping ${r.code === 0 ? "ok" : "lost"})`,
         );
-        return total;
+        return { total, afterUp: total - up };
       });
-      return ms;
     };
     const warm = await timeToGood("warm");
     await net!.demo.stopNode("h1");
@@ -280,9 +343,10 @@ async function warmBeforeCold(): Promise<void> {
       rmSync(join(net!.demo.nodes.get("h1")!.stateDir, `routes.sqlite${s}`), { force: true });
     const cold = await timeToGood("cold");
     net!.log(
-      `warm/cold time to the good path: ${Math.round(warm)} / ${Math.round(cold)} ms = ${(warm / cold).toFixed(2)}`,
+      `warm/cold time to the good path after the node was up: ${Math.round(warm.afterUp)} / ${Math.round(cold.afterUp)} ms = ` +
+        `${(warm.afterUp / cold.afterUp).toFixed(2)} (from the restart: ${Math.round(warm.total)} / ${Math.round(cold.total)} ms)`,
     );
-    expect(warm).toBeLessThan(cold);
+    expect(warm.afterUp).toBeLessThan(cold.afterUp);
   } catch (e) {
     failed = true;
     throw e;
@@ -321,21 +385,21 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
   test("a cut link on the active path: traffic moves the other way, ping gap ≤ 2 s", cutDuringPing, 120_000);
   test("a TCP stream across a cut arrives byte-exact (1 MiB, sha-256)", streamAcrossCut, 90_000);
   test.todo(
-    "an iperf3 TCP transfer across a cut, sent = received — target not met: exit 0, 7697700 / 6124950 B sent, " +
-      "6613650 / 5362200 B received in 2 runs (iperf3's receiver stops counting with data still in flight: see the byte-exact stream scenario)",
+    "an iperf3 TCP transfer (-R -n 2 MiB) across a cut: the receiver gets all 2 MiB, never more than sent — " +
+      "2097152 of 2097152 B (11.2 Mbit/s) and 2116186 of 2118150 B (4.1 Mbit/s) in 2 runs; on a machine at load 20–29: " +
+      "1540350 B in 80 s (0.1 Mbit/s, not done). Exact sent = received is not a count iperf3 3.12 gives (see iperfAcrossCut)",
     iperfAcrossCut,
-    60_000,
+    110_000,
   );
-  test.todo(
-    "a lossy (10 %) and a slow (tbf 1 Mbit/s) link are avoided — target not met in 2 runs: moved off loss after " +
-      "19935 / 9382 ms, but never off the tbf link within 60 s",
+  test(
+    "a lossy (10 %) and a slow (tbf 1 Mbit/s) link are avoided when a better path exists",
     lossySlowAvoided,
     150_000,
   );
   test("a liar (costs ×0.02) does not keep traffic once measured", liarNotKept, 120_000);
   test.todo(
-    "a restarted node picks the good path from its stored Q-table before a cold one — target not met in 2 runs: " +
-      "warm 3375 / 9120 ms to the good path, cold none within 60 s",
+    "a restarted node picks the good path from its stored Q-table before a cold one — after the node was up: " +
+      "warm 1319 ms, cold 14771 ms (1 run); the run before (no dwell waiver yet): warm 17768, cold 8777 ms",
     warmBeforeCold,
     200_000,
   );
