@@ -113,6 +113,18 @@ describe("agent - a path that cannot carry a burst", () => {
     expect(movedAt).toBeLessThanOrEqual(2 * TRAIN_PERIOD_MS * 1.25 + 1_000);
   });
 
+  test("a link whose capacity came back is believed at the next train", () => {
+    const ag = ring();
+    const slowFirst = { id: -1 };
+    run(ag, 0, 20_000, true, () => 3);
+    slowFirst.id = ag.choose(9, 20_000).path![0]!;
+    run(ag, 20_000, 60_000, true, (h) => (h[0] === slowFirst.id ? 110 : 3));
+    const row = ag.destState(9)!.paths.find((r) => r.hops[0] === slowFirst.id)!;
+    expect(row.burst.mu).toBeGreaterThan(50);
+    run(ag, 60_000, 60_000 + 2 * TRAIN_PERIOD_MS * 1.25 + 1_000, true, () => 3);
+    expect(row.burst.mu).toBeLessThan(5);
+  });
+
   test("a path whose burst is unmeasured does not displace one whose burst is known", () => {
     const ds = new DestState(9, 0);
     const a = new PathRow(1, 9, [1, 5, 9], 0, 1e9);

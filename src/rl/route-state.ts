@@ -164,6 +164,10 @@ export class RouteState {
     r.trainInFlight = false;
     const ms = burstMs(t);
     if (Number.isNaN(ms)) return;
+    // Noise (a busy relay, other traffic) only slows a drain, it never speeds one up: a faster
+    // drain than the estimate is believed at once, so a link whose capacity came back is seen by the
+    // next train rather than after a dozen.
+    if (r.burst.nEff > 0 && ms < r.burst.mu) r.burst.reset();
     r.burst.add(ms, now, this.p.discountHalfLifeMs, this.p.burstMaxWeight);
   }
 
