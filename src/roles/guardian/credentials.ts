@@ -61,7 +61,9 @@ export async function issueCredentials(
     user: input.natsPublicKey,
     account: a.realmKey(input.realm),
     permissions: nodePermissions(input.nodeId),
-    ttlSeconds,
+    // nats-server admits a user JWT through the whole second its `exp` names (it compares whole
+    // seconds), so the JWT names the second before expiresAt: no connection is admitted after it.
+    ttlSeconds: Math.max(1, ttlSeconds - 1),
     nowSeconds: nowS,
   });
   const tls = await a.trust.ca.issueClient({
