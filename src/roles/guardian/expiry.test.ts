@@ -7,7 +7,9 @@ import { ControlConnection, Subjects } from "../../control/index.ts";
 import { CredentialRenewer, connectControl, controlConnectOptions } from "../../guardian-api/renewer.ts";
 import { type Harness, startHarness } from "./testing/harness.ts";
 
-const TTL_MS = 2_000;
+// 3 s: the NATS JWT names the second before the credential's expiry (credentials.ts), so its usable
+// life is 1–2 s and a 2 s credential issued late in a second could be dropped at its first connect.
+const TTL_MS = 3_000;
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ realms: ["alpha"], ttlMs: TTL_MS });
