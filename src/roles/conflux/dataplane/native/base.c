@@ -93,6 +93,26 @@ static inline void wr32be(u8 *p, u32 v) { p[0] = v >> 24; p[1] = v >> 16; p[2] =
 static inline u16 rd16le(const u8 *p) { return (u16)(p[0] | (p[1] << 8)); }
 static inline void wr16le(u8 *p, u32 v) { p[0] = v; p[1] = v >> 8; }
 
+/* ---------------------------------------------------------------- Anchor transport seal
+ * Writes the 16-byte header (type, 3 zero bytes, receiver index LE, counter LE) and seals
+ * buf[HDR .. HDR+len) in place with AES-256-GCM under `ctx`'s key: nonce = 0^4 || counter LE, the
+ * header as associated data, the tag after the ciphertext. 1 on success. The caller owns the
+ * counter (one sealer per key). */
+static int anchor_seal(EVP_CIPHER_CTX *ctx, u8 type, u32 receiver, u64 ctr, u8 *buf, u32 len) {
+  buf[0] = type; buf[1] = 0; buf[2] = 0; buf[3] = 0;
+  wr32le(buf + 4, receiver);
+  wr64le(buf + 8, ctr);
+  u8 nonce[12];
+  wr32le(nonce, 0);
+  wr64le(nonce + 4, ctr);
+  int outl = 0;
+  return EVP_EncryptInit_ex(ctx, 0, 0, 0, nonce) == 1 &&
+         EVP_EncryptUpdate(ctx, 0, &outl, buf, HDR) == 1 &&
+         (!len || EVP_EncryptUpdate(ctx, buf + HDR, &outl, buf + HDR, (int)len) == 1) &&
+         EVP_EncryptFinal_ex(ctx, buf + HDR + len, &outl) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, buf + HDR + len) == 1;
+}
+
 /* ---------------------------------------------------------------- checksums (RFC 1071)
  * Summed in native (little-endian) word order and stored back natively: the one's complement sum
  * is byte-order independent, so the stored bytes are the network-order checksum. */

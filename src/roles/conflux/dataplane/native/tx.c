@@ -77,18 +77,7 @@ static int tx_seal(tx_t *t, tx_key_t *k, u8 *p, u8 *buf, u32 len) {
   if (k->counter >= REJECT_AFTER_MESSAGES) { CNT(t->sh, CNT_DROP_TX_COUNTER_EXHAUSTED)++; return 0; }
   u64 ctr = k->counter++;
   V64(p, PO_SK_COUNTER) = k->counter;
-  buf[0] = MSG_TRANSPORT; buf[1] = 0; buf[2] = 0; buf[3] = 0;
-  wr32le(buf + 4, k->receiver);
-  wr64le(buf + 8, ctr);
-  u8 nonce[12];
-  wr32le(nonce, 0);
-  wr64le(nonce + 4, ctr);
-  int outl = 0;
-  if (EVP_EncryptInit_ex(k->ctx, 0, 0, 0, nonce) != 1 ||
-      EVP_EncryptUpdate(k->ctx, 0, &outl, buf, HDR) != 1 ||
-      (len && EVP_EncryptUpdate(k->ctx, buf + HDR, &outl, buf + HDR, (int)len) != 1) ||
-      EVP_EncryptFinal_ex(k->ctx, buf + HDR + len, &outl) != 1 ||
-      EVP_CIPHER_CTX_ctrl(k->ctx, EVP_CTRL_GCM_GET_TAG, TAG, buf + HDR + len) != 1) {
+  if (!anchor_seal(k->ctx, MSG_TRANSPORT, k->receiver, ctr, buf, len)) {
     CNT(t->sh, CNT_DROP_TX_SEAL_ERROR)++;
     return 0;
   }
