@@ -81,7 +81,10 @@ export class CredentialRenewer {
 
   #dueIn(): number {
     const c = this.#current;
-    const at = c.issuedAt + (c.expiresAt - c.issuedAt) * (this.#o.renewAt ?? 0.5);
+    // The NATS JWT ends up to a second before expiresAt (nats-server counts whole seconds): the
+    // control connection is dropped then, so half-life is taken from whichever ends first.
+    const end = Math.min(c.expiresAt, jwtExpiryMs(c.natsJwt) ?? c.expiresAt);
+    const at = c.issuedAt + (end - c.issuedAt) * (this.#o.renewAt ?? 0.5);
     return Math.max(0, at - Date.now());
   }
 
@@ -132,4 +135,16 @@ export async function connectControl(
   const conn = await ControlConnection.connect(controlConnectOptions(renewer.current, renewer.keys, extra));
   renewer.onRenewed((next) => conn.renew(controlCredentials(next, renewer.keys)));
   return conn;
+}
+
+/** The `exp` of a NATS JWT in epoch ms, or undefined when it has none or cannot be read. */
+export function jwtExpiryMs(jwt: string): number | undefined {
+  const payload = jwt.split(".")[1];
+  if (!payload || payload.length > 16_384) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" && Number.isSafeInteger(exp) && exp > 0 ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
