@@ -4,6 +4,8 @@
  * opens the node's control connection (src/control) with them and switches it over on every
  * renewal (make-before-break: the new connection is up before the old JWT expires).
  */
+
+import { decode as decodeJwt } from "@nats-io/jwt";
 import {
   ControlConnection,
   type ControlConnectOptions,
@@ -137,12 +139,10 @@ export async function connectControl(
   return conn;
 }
 
-/** The `exp` of a NATS JWT in epoch ms, or undefined when it has none or cannot be read. */
+/** The `exp` of a NATS JWT in epoch ms (signature checked by the library), or undefined. */
 export function jwtExpiryMs(jwt: string): number | undefined {
-  const payload = jwt.split(".")[1];
-  if (!payload || payload.length > 16_384) return undefined;
   try {
-    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    const exp = decodeJwt(jwt).exp;
     return typeof exp === "number" && Number.isSafeInteger(exp) && exp > 0 ? exp * 1000 : undefined;
   } catch {
     return undefined;
