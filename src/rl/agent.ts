@@ -255,7 +255,7 @@ export class Agent {
       }
     }
     this.book.tick(now);
-    const due = this.table.pendingChanges > 0 && now - this.lastPublishAt >= p.summaryMinGapMs;
+    const due = this.table.publishDue(now - this.lastPublishAt, p.summaryMinGapMs);
     if (due || now >= this.nextHeartbeatAt) {
       this.lastPublishAt = now;
       this.nextHeartbeatAt = now + jitterMs(this.rng, p.summaryHeartbeatMs, p.timerJitter);

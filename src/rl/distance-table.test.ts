@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { COST_UNIT_MS, UNREACHABLE } from "./constants.ts";
-import { DistanceTable } from "./distance-table.ts";
+import { BAD_NEWS_HOLD_MS, DistanceTable } from "./distance-table.ts";
 import { Sfc32 } from "./rng.ts";
 import type { NodeId, Summary } from "./types.ts";
 
@@ -183,5 +183,35 @@ describe("distance table", () => {
     const full = t.snapshotSummary(3);
     expect(full.full).toBe(true);
     expect(full.dests.length).toBe(3);
+  });
+
+  test("good news is due at the next slot, bad news only after the hold, and both go out together", () => {
+    const t = new DistanceTable(0, HOP_CAP, 0.1);
+    t.addNeighbour(1, 10, 0);
+    t.addNeighbour(2, 10, 0);
+    expect(t.publishDue(1_000, 1_000)).toBe(true); // two new destinations
+    expect(t.publishDue(999, 1_000)).toBe(false);
+    t.apply(summary(1, 1, false, [[5, 1000, 2, 3]]), 0);
+    t.apply(summary(2, 1, false, [[6, 1000, 2, 4]]), 0);
+    t.takeSummary(1, false);
+    expect(t.publishDue(BAD_NEWS_HOLD_MS, 1_000)).toBe(false); // nothing pending
+    // the route to 5 climbs through two intermediate costs, as after a failure upstream
+    t.apply(summary(1, 2, false, [[5, 1500, 3, 3]]), 0);
+    t.apply(summary(1, 3, false, [[5, 2500, 4, 3]]), 0);
+    expect(t.pendingChanges).toBe(1);
+    expect(t.publishDue(1_000, 1_000)).toBe(false);
+    expect(t.publishDue(BAD_NEWS_HOLD_MS, 1_000)).toBe(true);
+    // then the route to 6 gets clearly cheaper: due at once, carrying the held entry with it
+    t.apply(summary(2, 2, false, [[6, 500, 2, 4]]), 0);
+    expect(t.publishDue(1_000, 1_000)).toBe(true);
+    const s = t.takeSummary(2, false);
+    expect([...s.dests].sort()).toEqual([5, 6]);
+    expect(s.costs[[...s.dests].indexOf(5)]).toBe(Math.round(260 / COST_UNIT_MS)); // where it settled
+    expect(t.publishDue(BAD_NEWS_HOLD_MS, 1_000)).toBe(false);
+    // a withdrawal is bad news too
+    t.removeNeighbour(2);
+    expect(t.pendingChanges).toBe(2); // 2 itself and 6;
+    expect(t.publishDue(1_000, 1_000)).toBe(false);
+    expect(t.publishDue(BAD_NEWS_HOLD_MS, 1_000)).toBe(true);
   });
 });

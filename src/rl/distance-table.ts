@@ -51,6 +51,16 @@ const R_PACK = 3;
 const R_STRIDE = 4;
 const EMPTY_PACK = UNREACHABLE;
 
+/**
+ * Bad news is held this long (ms since the last publish) before it is advertised: a failure makes
+ * the best cost to many destinations climb through several intermediate values while the neighbours'
+ * claims catch up (the distance-vector ripple), and the summary then carries only where it settled.
+ * Good news (a destination newly reachable, or clearly cheaper than last published) goes out at the
+ * next publish slot (summaryMinGapMs). Claims only rank what to build; a stale claim costs a refused
+ * or failed build, which the source detects, never a loop in data.
+ */
+export const BAD_NEWS_HOLD_MS = 5_000;
+
 export class DistanceTable {
   private readonly cols = new Map<NodeId, Column>();
   private colList: Column[] = [];
@@ -64,6 +74,8 @@ export class DistanceTable {
   private ri = new Int32Array(this.rf.buffer);
   private dirtyFlag = new Uint8Array(INITIAL_CAPACITY);
   private dirty: number[] = [];
+  /** Some pending change is good news (publish at the next slot rather than after the hold). */
+  private urgent = false;
 
   constructor(
     readonly self: NodeId,
@@ -79,6 +91,15 @@ export class DistanceTable {
 
   get pendingChanges(): number {
     return this.dirty.length;
+  }
+
+  /**
+   * Whether a summary is due `sinceLastMs` after the last publish: good news after `minGapMs`,
+   * bad news only after BAD_NEWS_HOLD_MS (each publish carries every pending change).
+   */
+  publishDue(sinceLastMs: number, minGapMs: number): boolean {
+    if (this.dirty.length === 0) return false;
+    return sinceLastMs >= (this.urgent ? minGapMs : Math.max(minGapMs, BAD_NEWS_HOLD_MS));
   }
 
   /* ---- neighbours ---- */
@@ -317,6 +338,7 @@ export class DistanceTable {
       ri[o + R_PUB_VIA] = via;
     }
     if (!mark) return { origin: this.self, seq, full, dests, costs, hops, vias };
+    this.urgent = false;
     if (!full) {
       for (const s of this.dirty) this.dirtyFlag[s] = 0;
       this.dirty = [];
@@ -421,10 +443,15 @@ export class DistanceTable {
     rf[o + R_MS] = bestMs;
     ri[o + R_PACK] = (pack & ~0x00ff0000) | ((reach ? bestHops & 0xff : 0) << 16);
     ri[o + R_VIA] = reach ? via : -1;
-    if (this.dirtyFlag[s]) return;
     const pub = pack & COST_MASK;
     const pubMs = pub * COST_UNIT_MS;
+    // good news: newly reachable, or cheaper than published by more than the change fraction
+    const better =
+      reach && (pub === UNREACHABLE || pubMs - bestMs > this.changeFraction * pubMs + COST_UNIT_MS);
+    if (better) this.urgent = true;
+    if (this.dirtyFlag[s]) return;
     const changed =
+      better ||
       reach !== (pub !== UNREACHABLE) ||
       (reach && Math.abs(bestMs - pubMs) > this.changeFraction * pubMs + COST_UNIT_MS) ||
       (reach && ri[o + R_PUB_VIA] !== via);

@@ -352,18 +352,30 @@ function warmRestart(world: World, topo: Topology, sc: Scenario): Convergence {
     store.close();
     return loaded;
   });
+  // the first network is over: free its tables before the second one is built
+  world.agents.fill(null);
+  for (const p of world.persisted) {
+    p.routes.clear();
+    p.links.clear();
+  }
   // The restarted network's clock starts at 0: shift the persisted times accordingly.
   const shift = t + sc.warmDowntimeMs;
   const window = sc.warmWindowMs > 0 ? Math.min(sc.warmWindowMs, sc.convergeWindowMs) : sc.convergeWindowMs;
   const warmSc: Scenario = { ...sc, warmupMs: window, durationMs: window, convergeWindowMs: window };
-  const w2 = new World(warmSc, topo, (i) => {
-    const tb = tables[i];
-    if (!tb) return null;
-    return {
-      routes: tb.routes.map((r) => ({ ...r, lastMs: r.lastMs - shift })),
-      links: tb.links.map((l) => ({ ...l, lastMs: l.lastMs - shift })),
-    };
-  });
+  const w2 = new World(
+    warmSc,
+    topo,
+    (i) => {
+      const tb = tables[i];
+      if (!tb) return null;
+      tables[i] = null;
+      return {
+        routes: tb.routes.map((r) => ({ ...r, lastMs: r.lastMs - shift })),
+        links: tb.links.map((l) => ({ ...l, lastMs: l.lastMs - shift })),
+      };
+    },
+    world.flows,
+  );
   w2.start();
   const conv = watchConvergence(w2, sampleFlows(w2, sc.sampleFlows), warmSc);
   w2.run(warmSc.durationMs);

@@ -57,6 +57,8 @@ export class World {
     readonly sc: Scenario,
     readonly topo: Topology,
     warm?: (i: number) => { routes: RouteRow[]; links: LinkRow[] } | null,
+    /** The flows of an earlier world on the same topology and seed (its baselines' paths are reused). */
+    flows?: readonly Flow[],
   ) {
     this.rng = new Sfc32(subSeed(sc.seed, "world"));
     this.net = new Network(topo, new Sfc32(subSeed(sc.seed, "net")));
@@ -71,7 +73,11 @@ export class World {
       if (w) a.importRows(w.routes, w.links, 0);
       return a;
     });
-    this.makeFlows();
+    if (flows) {
+      this.flows.push(...flows);
+      // the same draws makeFlows would take, so the rest of the run is the same either way
+      for (let k = 0; k < topo.n * sc.flowsPerNode; k++) this.rng.next();
+    } else this.makeFlows();
   }
 
   private newAgent(i: number): Agent {
@@ -361,14 +367,16 @@ export class World {
 
   private markAffected(t: number, hit: (path: Hops, src: number) => boolean): void {
     if (!this.metrics.inWindow(t)) return;
-    this.flows.forEach((f, k) => {
-      if (this.net.nodeUp[f.src] === 0 || this.net.nodeUp[f.dst] === 0) return;
+    const flows = this.flows;
+    for (let k = 0; k < flows.length; k++) {
+      const f = flows[k]!;
+      if (this.net.nodeUp[f.src] === 0 || this.net.nodeUp[f.dst] === 0) continue;
       const path = this.agents[f.src]?.choose(f.dst, t).path;
       if (path && hit(path, f.src)) this.metrics.failure(k, t);
       const hop = this.lastHopPath[k];
       if (hop && hop.length > 0 && hop[hop.length - 1] === f.dst && hit(hop, f.src))
         this.metrics.hopFailure(k, t);
-    });
+    }
   }
 
   private refreshLoad(): void {
