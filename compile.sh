@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the single veilnet executable: dist/veilnet (minified, with an embedded sourcemap).
-# Workers of the data plane must be listed as extra entry points or they silently never run.
+# Any Worker (src/**/*.worker.ts) must be listed as an extra entry point or it silently never runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 BUN=./node_modules/.bin/bun

@@ -67,7 +67,7 @@ fi
 if [ -z "${VEILNET_NODE:-}" ]; then
   log "compiling the fixed-key data-plane node"
   "$BUN" build --compile src/roles/conflux/dataplane/fixed-key-node.ts \
-    src/roles/conflux/dataplane/dataplane.worker.ts src/errors.ts --outfile "$WORK/veilnet-node" >/dev/null || exit 1
+    src/errors.ts --outfile "$WORK/veilnet-node" >/dev/null || exit 1
   VEILNET_NODE="$WORK/veilnet-node"
 fi
 start_veilnet() { # side ns me peer subnet port tag [--offload]

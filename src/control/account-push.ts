@@ -4,7 +4,7 @@
  * stores JWTs signed by untrusted keys, so the signer is checked here first.
  */
 import { RequestStrategy } from "nats";
-import { verifyJwt } from "../pki/index.ts";
+import { verifyJwt } from "../pki/nats-jwt.ts"; // not the barrel: no x509 in a node
 import type { ControlConnection } from "./connection.ts";
 import { ControlError } from "./errors.ts";
 

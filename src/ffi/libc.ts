@@ -66,6 +66,7 @@ const libc = dlopen("libc.so.6", {
   recvmmsg: { args: ["i32", "u64", "u32", "i32", "u64"], returns: "i32" },
   poll: { args: ["u64", "u64", "i32"], returns: "i32" },
   eventfd: { args: ["u32", "i32"], returns: "i32" },
+  pipe2: { args: ["u64", "i32"], returns: "i32" },
   setns: { args: ["i32", "i32"], returns: "i32" },
   if_nametoindex: { args: ["ptr"], returns: "u32" },
   strerror: { args: ["i32"], returns: "cstring" },
@@ -144,6 +145,14 @@ export function ifNameToIndex(name: string): number {
 /** A fresh `eventfd` (non-blocking, close-on-exec), used to wake threads blocked in `poll`. */
 export function createEventFd(): number {
   return check(sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
+}
+
+/** A pipe with both ends non-blocking and close-on-exec: `[readFd, writeFd]`. */
+export function createPipe(): [number, number] {
+  const fds = ffiBuffer(8);
+  check(sys.pipe2(addr(fds), O_CLOEXEC | O_NONBLOCK), "pipe2");
+  const v = new DataView(fds.buffer, fds.byteOffset, 8);
+  return [v.getInt32(0, true), v.getInt32(4, true)];
 }
 
 /** Adds 1 to an eventfd counter, waking every `poll` that waits on it. */

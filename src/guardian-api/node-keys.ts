@@ -4,7 +4,7 @@
  */
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { Identity } from "../anchor/identity.ts";
-import { exportTlsKeyPair, generateTlsKeyPair } from "../pki/index.ts";
+import { exportTlsKeyPair, generateTlsKeyPair } from "../pki/tls-keys.ts"; // not the barrel: no x509 in a node
 
 export interface NodeKeys {
   readonly identity: Identity;

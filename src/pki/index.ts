@@ -25,12 +25,11 @@ export {
   CLIENT_CERT_VALID_SECONDS,
   type ClientCertOptions,
   describeCert,
-  exportTlsKeyPair,
-  generateTlsKeyPair,
   type IssuedCert,
   type ServerCertOptions,
   TlsCa,
 } from "./tls-ca.ts";
+export { exportTlsKeyPair, generateTlsKeyPair, TLS_KEY_ALGORITHM } from "./tls-keys.ts";
 export {
   type CreateTrustOptions,
   createTrust,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { PkiError } from "./errors.ts";
-import { describeCert, exportTlsKeyPair, generateTlsKeyPair, TlsCa } from "./tls-ca.ts";
+import { describeCert, TlsCa } from "./tls-ca.ts";
+import { exportTlsKeyPair, generateTlsKeyPair } from "./tls-keys.ts";
 
 describe("tls-ca", () => {
   it("issues server certificates with SANs and EKU server+client, checkable by node:crypto", async () => {

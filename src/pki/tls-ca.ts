@@ -10,6 +10,7 @@ import "reflect-metadata";
 import { randomBytes } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { PkiError } from "./errors.ts";
+import { generateTlsKeyPair, TLS_KEY_ALGORITHM, toPem } from "./tls-keys.ts";
 
 /* Implementation constants */
 export const CA_VALID_DAYS = 3650;
@@ -19,7 +20,6 @@ export const CLIENT_CERT_VALID_SECONDS = 3600;
 /** Certificates start this long in the past to absorb clock skew between hosts. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
-const EC_ALG = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGN_ALG = { name: "ECDSA", hash: "SHA-256" } as const;
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -62,7 +62,10 @@ export class TlsCa {
 
   /** A new self-signed CA (ECDSA P-256, path length 0). */
   static async create(opts: { commonName: string; validDays?: number }): Promise<TlsCa> {
-    const keys = (await crypto.subtle.generateKey(EC_ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+    const keys = (await crypto.subtle.generateKey(TLS_KEY_ALGORITHM, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
     const now = Date.now();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
@@ -86,13 +89,15 @@ export class TlsCa {
     let key: CryptoKey;
     try {
       cert = new x509.X509Certificate(certPem);
-      key = await crypto.subtle.importKey("pkcs8", pemBody(keyPem, "PRIVATE KEY"), EC_ALG, true, ["sign"]);
+      key = await crypto.subtle.importKey("pkcs8", pemBody(keyPem, "PRIVATE KEY"), TLS_KEY_ALGORITHM, true, [
+        "sign",
+      ]);
     } catch (cause) {
       throw new PkiError("PKI_BAD_CA", "CA certificate or key is not valid PEM (ECDSA P-256)", { cause });
     }
     const probe = new TextEncoder().encode("veilnet ca key check");
     const sig = await crypto.subtle.sign(SIGN_ALG, key, probe);
-    const pub = await cert.publicKey.export(EC_ALG, ["verify"]);
+    const pub = await cert.publicKey.export(TLS_KEY_ALGORITHM, ["verify"]);
     if (!(await crypto.subtle.verify(SIGN_ALG, pub, sig, probe))) {
       throw new PkiError("PKI_BAD_CA", "CA key does not match the CA certificate");
     }
@@ -150,7 +155,7 @@ export class TlsCa {
         publicKey = await crypto.subtle.importKey(
           "spki",
           pemBody(o.publicKeyPem, "PUBLIC KEY"),
-          EC_ALG,
+          TLS_KEY_ALGORITHM,
           true,
           ["verify"],
         );
@@ -205,21 +210,6 @@ export class TlsCa {
   }
 }
 
-/** A fresh ECDSA P-256 key pair (extractable), for a subject that keeps its own key. */
-export async function generateTlsKeyPair(): Promise<CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(EC_ALG, true, ["sign", "verify"])) as CryptoKeyPair;
-}
-
-/** PEM encodings of a key pair: `{ publicKeyPem (SPKI), privateKeyPem (PKCS#8, secret) }`. */
-export async function exportTlsKeyPair(
-  pair: CryptoKeyPair,
-): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
-  return {
-    publicKeyPem: toPem(await crypto.subtle.exportKey("spki", pair.publicKey), "PUBLIC KEY"),
-    privateKeyPem: toPem(await crypto.subtle.exportKey("pkcs8", pair.privateKey), "PRIVATE KEY"),
-  };
-}
-
 /** Subject common name and validity of a PEM certificate (for status output and renewal timers). */
 export function describeCert(certPem: string): { commonName: string; notBefore: Date; notAfter: Date } {
   try {
@@ -242,10 +232,6 @@ function serial(): string {
   const b = randomBytes(16);
   b[0] = (b[0] ?? 0) & 0x7f;
   return b.toString("hex");
-}
-
-function toPem(der: ArrayBuffer, label: string): string {
-  return x509.PemConverter.encode(der, label);
 }
 
 function pemBody(pem: string, label: string): ArrayBuffer {

@@ -1,6 +1,6 @@
 /**
- * The Conflux packet data plane: TUN ⇄ AES-256-GCM transport ⇄ UDP, in two Workers running
- * native batched loops (see native/*.c and README.md). This class is the
+ * The Conflux packet data plane: TUN ⇄ AES-256-GCM transport ⇄ UDP, in two native batched loops
+ * on threads of their own (see native/*.c and README.md). This class is the
  * main thread's control surface: peers, keys, routes, counters, the control-datagram path.
  *
  * @example
@@ -33,15 +33,14 @@ import {
 } from "../../../ffi/tun.ts";
 import { type Endpoint, encodeSockaddr, openUdpSocket, type UdpSocket, udpSendTo } from "../../../ffi/udp.ts";
 import { type ControlHandler, ControlRing } from "./control-ring.ts";
-import type { WorkerReport, WorkerStart } from "./dataplane.worker.ts";
-import { DataplaneConfigError, DataplaneWorkerError } from "./errors.ts";
+import { DataplaneConfigError, DataplaneLoopError } from "./errors.ts";
 import { LabelTable } from "./label-table.ts";
 import {
   COUNTER_SLOTS,
   COUNTERS,
   COUNTERS_OFF,
   type DataplaneCounters,
-  G_CTRL_SIGNAL,
+  G_CTRL_WAKE,
   G_RX_ERRNO,
   G_RX_STATUS,
   G_STOP,
@@ -49,18 +48,18 @@ import {
   G_TX_STATUS,
   SHARED_SIZE,
 } from "./layout.ts";
+import { LoopThreads } from "./loop-threads.ts";
 import { functionPointer, nativeDataplane } from "./native.ts";
 import { type PeerStats, PeerTable } from "./peer-table.ts";
 import { RouteTable } from "./route-table.ts";
-import { workerUrl } from "./worker-url.ts";
 
 /* Implementation constants */
 export const DEFAULT_MTU = 1420;
 /** TUNSETOFFLOAD flags the data plane handles: checksum offload, TCPv4 and TCPv6 segmentation. */
 export const DATAPLANE_TUN_OFFLOAD = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 export const DEFAULT_SOCKET_BUFFER = 4 << 20;
-const WORKER_START_TIMEOUT_MS = 10_000;
-const WORKER_STOP_TIMEOUT_MS = 3_000;
+const LOOP_START_TIMEOUT_MS = 10_000;
+const LOOP_STOP_TIMEOUT_MS = 3_000;
 /** setsockopt(SOL_UDP, UDP_GRO): receive batches of same-size datagrams as one message. */
 const UDP_GRO = 104;
 
@@ -118,7 +117,6 @@ export interface SessionKeys {
   readonly localIndex: number;
 }
 
-type WorkerState = { worker: Worker; exited: Promise<number> };
 export type LoopState = "starting" | "running" | "stopped" | "failed";
 
 export class Dataplane {
@@ -133,7 +131,7 @@ export class Dataplane {
    * the RX loop relays DATA/KEEPALIVE cells of traversing paths itself (see native/relay.c).
    */
   readonly labels = new LabelTable(this.shared);
-  private readonly workers: WorkerState[] = [];
+  private threads: LoopThreads | null = null;
   private controlHandler: ControlHandler | null = null;
   private controlErrors = 0;
   private stopped = false;
@@ -152,12 +150,12 @@ export class Dataplane {
     return this.udp.port;
   }
 
-  /** The UDP socket fd (shared with the Workers; do not close). */
+  /** The UDP socket fd (shared with the native loops; do not close). */
   get udpFd(): number {
     return this.udp.fd;
   }
 
-  /** Compiles (once per process) and starts the TX and RX Workers. */
+  /** Compiles (once per process) and starts the TX and RX loop threads. */
   static async start(opts: DataplaneOptions): Promise<Dataplane> {
     const mtu = opts.mtu ?? DEFAULT_MTU;
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65_000) {
@@ -190,60 +188,42 @@ export class Dataplane {
       dp.txCtx = Number(native.symbols.dp_tx_new(shared, opts.tunFd, udp.fd, dp.txWake, mtu, offload) ?? 0);
       dp.rxCtx = Number(native.symbols.dp_rx_new(shared, opts.tunFd, udp.fd, dp.stopFd, mtu, offload) ?? 0);
       if (!dp.txCtx || !dp.rxCtx)
-        throw new DataplaneWorkerError("DP_NO_MEMORY", "native context allocation failed");
-      await Promise.all([
-        dp.spawn("tx", functionPointer("dp_tx_run"), dp.txCtx),
-        dp.spawn("rx", functionPointer("dp_rx_run"), dp.rxCtx),
-      ]);
+        throw new DataplaneLoopError("DP_NO_MEMORY", "native context allocation failed");
+      dp.threads = new LoopThreads({
+        wakeWord: { shared: dp.shared, offset: G_CTRL_WAKE },
+        onWake: () => dp.drainControl(),
+      });
+      dp.threads.spawn({ name: "tx", run: functionPointer("dp_tx_run"), ctx: dp.txCtx });
+      dp.threads.spawn({ name: "rx", run: functionPointer("dp_rx_run"), ctx: dp.rxCtx });
+      await dp.running();
     } catch (e) {
       await dp.stop();
       throw e;
     }
-    void dp.controlLoop();
     return dp;
   }
 
-  private spawn(role: "tx" | "rx", run: number, ctx: number): Promise<void> {
-    const worker = new Worker(
-      workerUrl("roles/conflux/dataplane/dataplane.worker.ts", "./dataplane.worker.ts", import.meta.url),
-    );
-    let onExit: (code: number) => void = () => {};
-    const exited = new Promise<number>((r) => {
-      onExit = r;
-    });
-    this.workers.push({ worker, exited });
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new DataplaneWorkerError("DP_WORKER_TIMEOUT", `${role} worker did not start`)),
-        WORKER_START_TIMEOUT_MS,
-      );
-      worker.onmessage = (ev: MessageEvent<WorkerReport>) => {
-        if (ev.data.type === "running") {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          onExit(ev.data.code);
-        }
-      };
-      worker.onerror = (ev) => {
-        clearTimeout(timer);
-        onExit(-1);
-        reject(new DataplaneWorkerError("DP_WORKER_FAILED", `${role} worker failed: ${ev.message}`));
-      };
-      worker.postMessage({ role, run, ctx, shared: this.shared } satisfies WorkerStart);
-    });
+  /** Resolves once both loops report running; a loop that fails first or never starts rejects. */
+  private async running(): Promise<void> {
+    const deadline = performance.now() + LOOP_START_TIMEOUT_MS;
+    for (;;) {
+      const s = this.status();
+      if (s.tx === "running" && s.rx === "running") return;
+      if (s.tx === "failed" || s.rx === "failed") {
+        throw new DataplaneLoopError(
+          "DP_LOOP_FAILED",
+          `a loop failed at start (tx errno ${s.txErrno}, rx errno ${s.rxErrno})`,
+        );
+      }
+      if (performance.now() > deadline)
+        throw new DataplaneLoopError("DP_LOOP_TIMEOUT", "the native loops did not start");
+      await Bun.sleep(1);
+    }
   }
 
-  private async controlLoop(): Promise<void> {
-    const sig = G_CTRL_SIGNAL >> 2;
-    while (!this.stopped) {
-      const seen = Atomics.load(this.i32, sig);
-      if (this.controlHandler) this.ring.drain(this.controlHandler, () => this.controlErrors++);
-      if (this.stopped) return;
-      if (this.controlHandler && this.ring.pending() > 0) continue;
-      const w = Atomics.waitAsync(this.i32, sig, seen);
-      if (w.async) await w.value;
-    }
+  private drainControl(): void {
+    if (this.controlHandler && !this.stopped)
+      this.ring.drain(this.controlHandler, () => this.controlErrors++);
   }
 
   /**
@@ -252,8 +232,7 @@ export class Dataplane {
    */
   onControl(handler: ControlHandler): void {
     this.controlHandler = handler;
-    Atomics.add(this.i32, G_CTRL_SIGNAL >> 2, 1);
-    Atomics.notify(this.i32, G_CTRL_SIGNAL >> 2);
+    queueMicrotask(() => this.drainControl()); // datagrams that arrived before there was a handler
   }
 
   /** Sends one datagram (a handshake or control message) from the data-plane socket; false if refused. */
@@ -356,19 +335,17 @@ export class Dataplane {
     return out as DataplaneCounters & { controlHandlerErrors: number };
   }
 
-  /** Stops both Workers, frees native state and closes the UDP socket (not the TUN). */
+  /** Stops both loops, frees native state and closes the UDP socket (not the TUN). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     Atomics.store(this.i32, G_STOP >> 2, 1);
-    Atomics.notify(this.i32, G_CTRL_SIGNAL >> 2);
     if (this.stopFd >= 0) signalEventFd(this.stopFd);
     if (this.txWake >= 0) signalEventFd(this.txWake);
-    const timeout = new Promise<number>((r) => setTimeout(() => r(-2), WORKER_STOP_TIMEOUT_MS));
-    const codes = await Promise.all(this.workers.map((w) => Promise.race([w.exited, timeout])));
-    for (const w of this.workers) w.worker.terminate();
-    // A Worker that did not exit may still touch its context and fds: leaking them is the safe choice.
-    if (!codes.every((c) => c === 0)) return;
+    if (this.threads) {
+      // A loop that did not end may still touch its context and fds: leaking them is the safe choice.
+      if ((await this.threads.join(LOOP_STOP_TIMEOUT_MS)) === null) return;
+    }
     const { symbols } = nativeDataplane();
     if (this.txCtx) symbols.dp_tx_free(this.txCtx as Pointer);
     if (this.rxCtx) symbols.dp_rx_free(this.rxCtx as Pointer);

@@ -11,7 +11,7 @@ export class DataplaneConfigError extends VeilnetError {
   override readonly name = "DataplaneConfigError";
 }
 
-/** A Worker failed to start or stopped on a fatal error. */
-export class DataplaneWorkerError extends VeilnetError {
-  override readonly name = "DataplaneWorkerError";
+/** A native loop thread failed to start or stopped on a fatal error. */
+export class DataplaneLoopError extends VeilnetError {
+  override readonly name = "DataplaneLoopError";
 }

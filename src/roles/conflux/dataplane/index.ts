@@ -11,7 +11,7 @@ export {
   type PeerConfig,
   type SessionKeys,
 } from "./dataplane.ts";
-export { DataplaneConfigError, DataplaneUnavailableError, DataplaneWorkerError } from "./errors.ts";
+export { DataplaneConfigError, DataplaneLoopError, DataplaneUnavailableError } from "./errors.ts";
 export type { CounterName, DataplaneCounters } from "./layout.ts";
 export { MAX_PEERS } from "./layout.ts";
 export type { PeerStats } from "./peer-table.ts";

@@ -1,10 +1,10 @@
 /**
- * The shared-memory layout between the main thread (control) and the two data-plane Workers
- * (native loops). One SharedArrayBuffer holds every region; this file is the single source of
+ * The shared-memory layout between the main thread (control) and the two data-plane loop
+ * threads (native). One SharedArrayBuffer holds every region; this file is the single source of
  * truth: the same numbers reach the C code as `-D` defines (see {@link nativeDefines}).
  *
  *   0      GLOBAL    stop flag, control-ring indices, route seqlock, worker status
- *   256    COUNTERS  u64 × 64, each written by exactly one Worker, read with Atomics by main
+ *   256    COUNTERS  u64 × 64, each written by exactly one loop, read with Atomics by main
  *   1024   PEERS     MAX_PEERS × 512 bytes (endpoint, allowed sources, keys, per-peer stats)
  *   …      INDEX     receiver-index hash table: INDEX_BUCKETS × {u32 index, u32 ref}
  *   …      HOSTS     host-route hash table: HOST_BUCKETS × {16-byte key, u32 slot+1, u32 pad}
@@ -45,7 +45,7 @@ export const CELL_OPENED_MARK = 1;
 export const G_STOP = 0;
 export const G_CTRL_HEAD = 4;
 export const G_CTRL_TAIL = 8;
-export const G_CTRL_SIGNAL = 12;
+export const G_CTRL_WAKE = 12; // 1 = the main thread was woken for the control ring and has not drained it yet
 export const G_ROUTE_SEQ = 16;
 export const G_PREFIX_COUNT = 20;
 export const G_TX_STATUS = 24;
@@ -121,7 +121,7 @@ export const PO_RS_COUNTER = 672; // u64: next relay counter, published by RX (t
 export const PO_RELAY_PACKETS = 680; // u64: cells relayed to this peer (RX)
 export const PO_RELAY_BYTES = 688;
 
-/** Counters written by the TX Worker, at indices 0.. of the u64 counter array. */
+/** Counters written by the TX loop, at indices 0.. of the u64 counter array. */
 export const TX_COUNTERS = [
   "txPackets",
   "txBytes",
@@ -141,7 +141,7 @@ export const TX_COUNTERS = [
   "txGsoFallbacks",
 ] as const;
 
-/** Counters written by the RX Worker, at indices RX_COUNTER_BASE.. */
+/** Counters written by the RX loop, at indices RX_COUNTER_BASE.. */
 export const RX_COUNTERS = [
   "rxPackets",
   "rxBytes",
@@ -224,7 +224,7 @@ export function nativeDefines(): Record<string, string> {
     G_STOP,
     G_CTRL_HEAD,
     G_CTRL_TAIL,
-    G_CTRL_SIGNAL,
+    G_CTRL_WAKE,
     G_ROUTE_SEQ,
     G_PREFIX_COUNT,
     G_TX_STATUS,

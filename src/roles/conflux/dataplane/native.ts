@@ -1,7 +1,7 @@
 /**
  * Compiles the native loops (native/*.c, one translation unit) once per process with bun:ffi's `cc` (TinyCC) on the main thread —
- * TinyCC is not thread-safe — and exposes the raw function pointers that the Workers bind with
- * `CFunction`. The C source travels inside the executable as text and is written to a private
+ * TinyCC is not thread-safe — and exposes the raw function pointers that the loop threads run
+ * (loop-threads.ts). The C source travels inside the executable as text and is written to a private
  * 0700 directory first, because `cc` needs a real file (also inside `bun build --compile`).
  */
 import { cc } from "bun:ffi";
@@ -17,11 +17,13 @@ import route from "./native/route.c" with { type: "text" };
 import rx from "./native/rx.c" with { type: "text" };
 import rxDeliver from "./native/rx-deliver.c" with { type: "text" };
 import rxState from "./native/rx-state.c" with { type: "text" };
+import thread from "./native/thread.c" with { type: "text" };
 import tx from "./native/tx.c" with { type: "text" };
 
 /** One translation unit, in dependency order (see native/base.c). */
 const SOURCES: readonly [string, string][] = [
   ["base.c", base],
+  ["thread.c", thread],
   ["route.c", route],
   ["tx.c", tx],
   ["rx-state.c", rxState],
@@ -37,6 +39,10 @@ const SYMBOLS = {
   dp_rx_new: { args: ["ptr", "i32", "i32", "i32", "u32", "i32"], returns: "ptr" },
   dp_rx_run: { args: ["ptr"], returns: "i32" },
   dp_rx_free: { args: ["ptr"], returns: "void" },
+  dp_thread_start: { args: ["ptr", "ptr", "ptr", "i32"], returns: "ptr" },
+  dp_thread_done: { args: ["ptr"], returns: "i32" },
+  dp_thread_code: { args: ["ptr"], returns: "i32" },
+  dp_thread_join: { args: ["ptr"], returns: "void" },
   dp_abi_check: { args: [], returns: "i32" },
   dp_inet_checksum: { args: ["ptr", "u32"], returns: "i32" },
 } as const;
@@ -77,13 +83,13 @@ function compile() {
 export type NativeDataplane = ReturnType<typeof compile>;
 let compiled: NativeDataplane | undefined;
 
-/** The process-wide compiled data plane (never closed: Workers hold its function pointers). */
+/** The process-wide compiled data plane (never closed: loop threads run its code). */
 export function nativeDataplane(): NativeDataplane {
   compiled ??= compile();
   return compiled;
 }
 
-/** Raw address of a compiled function, for `CFunction({ ptr })` in a Worker. */
+/** Raw address of a compiled loop, for {@link LoopThreads.start}. */
 export function functionPointer(name: keyof typeof SYMBOLS): number {
   const fn = nativeDataplane().symbols[name] as unknown as { ptr: number };
   return fn.ptr;

@@ -1,8 +1,8 @@
 /*
  * veilnet data plane: the per-packet loops, compiled at run time by bun:ffi's TinyCC.
  *
- * TX (one Worker thread):  TUN read until EAGAIN or BATCH → route → seal in place → one sendmmsg.
- * RX (one Worker thread):  recvmmsg(BATCH) → index lookup → replay pre-check → open in place →
+ * TX (a thread of its own): TUN read until EAGAIN or BATCH → route → seal in place → one sendmmsg.
+ * RX (a thread of its own): recvmmsg(BATCH) → index lookup → replay pre-check → open in place →
  *                          replay update → inner source check → TUN write. Non-transport datagrams
  *                          go to the control ring for the main thread.
  *

@@ -50,8 +50,8 @@ static u32 rx_gro_size(struct msghdr *m) {
   return 0;
 }
 
-/* The RX loop: returns 1 when control datagrams were queued (the Worker notifies the main
- * thread and calls again), 0 when stopped, -errno on a fatal error. */
+/* The RX loop: returns 1 when control datagrams were queued (thread.c wakes the main thread
+ * and calls again), 0 when stopped, -errno on a fatal error. */
 int dp_rx_run(rx_t *r) {
   struct pollfd pf[2];
   V32(r->sh, G_RX_STATUS) = 1;

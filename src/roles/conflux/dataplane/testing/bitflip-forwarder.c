@@ -117,7 +117,7 @@ static void pump(u8 *cfg, int d, io_t *io) {
   }
 }
 
-/* Runs until cfg.stop is set; returns 0 (the Worker protocol of dataplane.worker.ts). */
+/* Runs until cfg.stop is set; returns 0 (ends its loop thread: see loop-threads.ts). */
 int fwd_run(u8 *cfg) {
   io_t *io = calloc(1, sizeof(io_t));
   if (!io) return -12;

@@ -5,13 +5,13 @@
  *                                             --y 198.18.9.2:51911=198.18.9.1:51900
  *
  * Datagrams arriving at the left address of --x go to its right address (same for --y); every
- * 1000th sealed segment gets one bit flipped. Runs its loop natively in a Worker; prints `ready`,
+ * 1000th sealed segment gets one bit flipped. Runs its loop on a native thread; prints `ready`,
  * and on SIGTERM `forwarder <json>` with per-direction segment, flip, message and error counts.
  */
 import { cc, ptr } from "bun:ffi";
 import { IPPROTO_UDP, setSockOptInt } from "../../../../ffi/libc.ts";
 import { encodeSockaddr, openUdpSocket } from "../../../../ffi/udp.ts";
-import type { WorkerStart } from "../dataplane.worker.ts";
+import { LoopThreads } from "../loop-threads.ts";
 
 const UDP_GRO = 104;
 const BUFFER = 8 << 20;
@@ -53,22 +53,17 @@ for (const [d, flag] of ["x", "y"].entries()) {
   bytes.set(encodeSockaddr(to, 4).bytes.subarray(0, 16), 16 + 16 * d);
 }
 
-const worker = new Worker(new URL("../dataplane.worker.ts", import.meta.url).href);
-const exited = new Promise<void>((resolve) => {
-  worker.onmessage = (ev: MessageEvent<{ type: string }>) => {
-    if (ev.data.type === "running") console.log("ready");
-    else resolve();
-  };
-});
+const threads = new LoopThreads({ onWake: () => {} });
 const run = (lib.symbols.fwd_run as unknown as { ptr: number }).ptr;
-worker.postMessage({ role: "tx", run, ctx: ptr(bytes), shared: cfg } satisfies WorkerStart);
+threads.spawn({ name: "forwarder", run, ctx: Number(ptr(bytes)) });
+console.log("ready");
 
 await new Promise<void>((resolve) => {
   process.once("SIGTERM", resolve);
   process.once("SIGINT", resolve);
 });
 Atomics.store(new Int32Array(cfg), 0, 1);
-await Promise.race([exited, Bun.sleep(2000)]);
+await threads.join(2000);
 const c = new BigUint64Array(cfg, 64, 8);
 const dir = (d: number) => ({
   segments: Number(c[4 * d]),
@@ -77,5 +72,4 @@ const dir = (d: number) => ({
   sendErrors: Number(c[4 * d + 3]),
 });
 console.log(`forwarder ${JSON.stringify({ x: dir(0), y: dir(1) })}`);
-worker.terminate();
 process.exit(0);

@@ -127,8 +127,8 @@ export async function startPair(
 }
 
 /**
- * Compiles fixed-key-node with the Worker as an extra entry point, as compile.sh does. The tiny
- * `src/errors.ts` entry makes `src/` the bundle root, the same layout as `dist/veilnet`.
+ * Compiles fixed-key-node the way compile.sh builds `dist/veilnet`. The tiny `src/errors.ts`
+ * entry makes `src/` the bundle root, the same layout as `dist/veilnet`.
  */
 export function compileNode(outfile: string): void {
   const dir = new URL("..", import.meta.url).pathname;
@@ -138,7 +138,6 @@ export function compileNode(outfile: string): void {
     "build",
     "--compile",
     `${dir}fixed-key-node.ts`,
-    `${dir}dataplane.worker.ts`,
     `${src}errors.ts`,
     "--outfile",
     outfile,

@@ -20,7 +20,6 @@ import {
   signalEventFd,
 } from "../../../../ffi/libc.ts";
 import { encodeSockaddr, openUdpSocket, type UdpSocket } from "../../../../ffi/udp.ts";
-import type { WorkerStart } from "../dataplane.worker.ts";
 import {
   COUNTER_SLOTS,
   COUNTERS,
@@ -29,6 +28,7 @@ import {
   G_STOP,
   SHARED_SIZE,
 } from "../layout.ts";
+import { LoopThreads } from "../loop-threads.ts";
 import { functionPointer, nativeDataplane } from "../native.ts";
 import { PeerTable } from "../peer-table.ts";
 import { RouteTable } from "../route-table.ts";
@@ -56,7 +56,7 @@ export interface SocketpairPeer {
 export class SocketpairDataplane {
   private readonly shared = new SharedArrayBuffer(SHARED_SIZE);
   private readonly counters64 = new BigUint64Array(this.shared, COUNTERS_OFF, COUNTER_SLOTS);
-  private readonly workers: { worker: Worker; exited: Promise<void> }[] = [];
+  private readonly threads = new LoopThreads({ onWake: () => {} });
   private txCtx = 0;
   private rxCtx = 0;
   private stopFd = -1;
@@ -94,27 +94,9 @@ export class SocketpairDataplane {
     dp.txCtx = Number(native.symbols.dp_tx_new(shared, dpFd, udp.fd, dp.wakeFd, mtu, 1) ?? 0);
     dp.rxCtx = Number(native.symbols.dp_rx_new(shared, dpFd, udp.fd, dp.stopFd, mtu, 1) ?? 0);
     if (!dp.txCtx || !dp.rxCtx) throw new Error("native context allocation failed");
-    await Promise.all([
-      dp.spawn("tx", functionPointer("dp_tx_run"), dp.txCtx),
-      dp.spawn("rx", functionPointer("dp_rx_run"), dp.rxCtx),
-    ]);
+    dp.threads.spawn({ name: "tx", run: functionPointer("dp_tx_run"), ctx: dp.txCtx });
+    dp.threads.spawn({ name: "rx", run: functionPointer("dp_rx_run"), ctx: dp.rxCtx });
     return dp;
-  }
-
-  private spawn(role: "tx" | "rx", run: number, ctx: number): Promise<void> {
-    const worker = new Worker(new URL("../dataplane.worker.ts", import.meta.url).href);
-    let onExit = () => {};
-    const exited = new Promise<void>((r) => {
-      onExit = r;
-    });
-    this.workers.push({ worker, exited });
-    return new Promise<void>((resolve) => {
-      worker.onmessage = (ev: MessageEvent<{ type: string }>) => {
-        if (ev.data.type === "running") resolve();
-        else onExit();
-      };
-      worker.postMessage({ role, run, ctx, shared: this.shared } satisfies WorkerStart);
-    });
   }
 
   get port(): number {
@@ -161,8 +143,7 @@ export class SocketpairDataplane {
     Atomics.store(new Int32Array(this.shared), G_STOP >> 2, 1);
     signalEventFd(this.stopFd);
     signalEventFd(this.wakeFd);
-    await Promise.race([Promise.all(this.workers.map((w) => w.exited)), Bun.sleep(3000)]);
-    for (const w of this.workers) w.worker.terminate();
+    if ((await this.threads.join(3000)) === null) throw new Error("the native loops did not stop");
     const { symbols } = nativeDataplane();
     symbols.dp_tx_free(this.txCtx as Pointer);
     symbols.dp_rx_free(this.rxCtx as Pointer);
