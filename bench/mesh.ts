@@ -45,8 +45,8 @@ async function rttMs(mesh: Mesh, from: string, to: string): Promise<number> {
   return Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? Number.NaN);
 }
 
-/** Resident memory of `pid` in MB: total, anonymous (heaps) and file-backed (the executable's pages). */
-function rssMb(pid: number, kind: "VmRSS" | "RssAnon" | "RssFile" = "VmRSS"): number {
+/** Resident memory of `pid` in MB: now, peak (VmHWM), anonymous (heaps), file-backed (the executable's pages). */
+function rssMb(pid: number, kind: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile" = "VmRSS"): number {
   const status = Bun.spawnSync(["cat", `/proc/${pid}/status`]).stdout.toString();
   return Math.round(Number(new RegExp(`${kind}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024);
 }
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     };
     const pids = [demo.nodes.get("h1")!.proc.pid, demo.nodes.get("h2")!.proc.pid];
     result.veilnet_rss_mb_max = Math.max(...pids.map((p) => rssMb(p)));
+    result.veilnet_rss_peak_mb_max = Math.max(...pids.map((p) => rssMb(p, "VmHWM")));
     result.veilnet_rss_anon_mb_max = Math.max(...pids.map((p) => rssMb(p, "RssAnon")));
     result.veilnet_rss_file_mb_max = Math.max(...pids.map((p) => rssMb(p, "RssFile")));
     result.veilnet_vs_veth =
