@@ -110,6 +110,27 @@ describe("agent - building and choosing", () => {
     expect(ag.choose(9, 6_000).path).toEqual([2, 6, 9]);
   });
 
+  test("after a stall fails it over, data returns to the clearly better path without waiting out the dwell", () => {
+    // a relay on the 50 ms path stalls for a second: data fails over to the 90 ms standby
+    const ag = twoRoutes();
+    let stalled = false;
+    const net = (h: Hops) => (h.includes(5) ? (stalled ? Number.NaN : 50) : 90);
+    const routes = { 1: [1, 5, 9], 2: [2, 6, 9] };
+    drive(ag, 0, 20_000, net, routes);
+    expect(ag.choose(9, 20_000).path).toEqual([1, 5, 9]);
+    stalled = true;
+    drive(ag, 20_000, 21_000, net, routes);
+    expect(ag.choose(9, 21_000).path).toEqual([2, 6, 9]);
+    stalled = false;
+    let back = Number.NaN;
+    for (let t = 21_000; t < 35_000 && Number.isNaN(back); t += 500) {
+      drive(ag, t, t + 500, net, routes);
+      if (ag.choose(9, t + 500).path?.[0] === 1) back = t + 500 - 21_000;
+    }
+    // the stalled path is re-probed after 1 s (± jitter) and answers: well inside the 10 s dwell
+    expect(back).toBeLessThan(ag.params.minDwellMs / 2);
+  });
+
   test("a link going down fails every path through it at once", () => {
     const ag = twoRoutes();
     const net = (h: Hops) => (h.includes(5) ? 50 : 70);
@@ -173,7 +194,7 @@ describe("agent - hysteresis", () => {
 });
 
 describe("agent - measure, don't trust", () => {
-  test("a neighbour claiming to reach this node faster than their link is suspected at once", () => {
+  test("a neighbour claiming to reach this node faster than their link has its claims ignored at once", () => {
     const ag = new Agent({ self: 0, seed: 1 });
     ag.onLinkUp(1, 0, 20);
     ag.onLinkUp(3, 0, 20);
@@ -184,11 +205,52 @@ describe("agent - measure, don't trust", () => {
       ]),
       0,
     );
-    expect(ag.suspicionOf(1, 0)).toBeGreaterThanOrEqual(ag.params.suspicionLimit);
+    expect(ag.implausibilityOf(1, 0)).toBeGreaterThanOrEqual(ag.params.suspicionLimit);
+    expect(ag.suspicionOf(1, 0)).toBe(0); // a claim is no measurement: not proven a bad relay
     ag.onNeighbourSummary(claims(3, 1, [[9, 80, 3]]), 0);
     ag.choose(9, 0);
     const b = of(ag.tick(0), "build")[0]!;
     expect(b.firstHop).toBe(3); // the liar's 1 ms claim does not rank first
+  });
+
+  test("an honest neighbour is not suspected because a busy minute inflated this node's link mean", () => {
+    // the link measured 2 ms when quiet, then 15 ms for a while; the neighbour says it reaches this
+    // node in 3 ms (its own, quieter measurement of the same link), summary after summary
+    const ag = new Agent({ self: 0, seed: 1 });
+    ag.onLinkUp(1, 0, 2);
+    for (let k = 1; k <= 8; k++) ag.onLinkUp(1, k * 1_000, 15);
+    for (let seq = 1; seq <= 30; seq++) {
+      ag.onNeighbourSummary(
+        claims(1, seq, [
+          [0, 3, 1],
+          [9, 20, 2],
+        ]),
+        10_000 + seq * 1_000,
+      );
+    }
+    expect(ag.implausibilityOf(1, 40_000)).toBeLessThan(ag.params.suspicionLimit);
+    ag.choose(9, 40_000);
+    expect(of(ag.tick(40_000), "build")[0]?.firstHop).toBe(1); // its claims still rank
+  });
+
+  test("a neighbour whose claims are ignored is still measured through, and used only if the measurements say so", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.onLinkUp(1, 0, 20);
+    ag.onLinkUp(2, 0, 20);
+    ag.onNeighbourSummary(
+      claims(1, 1, [
+        [0, 0.1, 1],
+        [9, 0.1, 2],
+      ]),
+      0,
+    );
+    ag.onNeighbourSummary(claims(2, 1, [[9, 40, 2]]), 0);
+    expect(ag.implausibilityOf(1, 0)).toBeGreaterThanOrEqual(ag.params.suspicionLimit);
+    const routes = { 1: [1, 5, 9], 2: [2, 6, 9] };
+    const acts = drive(ag, 0, 30_000, (h) => (h[0] === 1 ? 100 : 60), routes);
+    expect(of(acts, "build").some((b) => b.firstHop === 1)).toBe(true);
+    expect(ag.destState(9)!.paths.some((r) => r.hops[0] === 1)).toBe(true);
+    expect(ag.choose(9, 30_000).path).toEqual([2, 6, 9]);
   });
 
   test("a relay whose claim contradicts the measured next hop is avoided", () => {

@@ -37,6 +37,7 @@ import type {
 
 /** The triangle bound on a neighbour's claim to another neighbour is multiplied by this. */
 const TRIANGLE_LOOSENESS = 0.5;
+const NO_NODES: ReadonlySet<NodeId> = new Set();
 
 export interface AgentOptions {
   readonly self: NodeId;
@@ -51,7 +52,12 @@ export class Agent {
   private readonly rng: Rng;
   private readonly table: DistanceTable;
   private readonly links = new Map<NodeId, LinkState>();
+  /** The lowest RTT measured on each neighbour link (its floor: queues and busy hosts only add). */
+  private readonly floors = new Map<NodeId, number>();
+  /** Relays whose build answers contradicted measurements: avoided in builds, claims ignored. */
   private readonly suspicion: Suspicion;
+  /** Neighbours whose claims contradict this node's link measurements: their claims are ignored. */
+  private readonly implausible: Suspicion;
   private readonly book: RouteBook;
   private seq = 0;
   private lastPublishAt = Number.NEGATIVE_INFINITY;
@@ -66,6 +72,7 @@ export class Agent {
     this.rng = new Sfc32(opts.seed);
     this.table = new DistanceTable(this.self, this.params.hopCap, this.params.summaryChange);
     this.suspicion = new Suspicion(this.params.suspicionHalfLifeMs, this.params.suspicionLimit);
+    this.implausible = new Suspicion(this.params.suspicionHalfLifeMs, this.params.suspicionLimit);
     this.book = new RouteBook(this.self, this.params, this.rng, this.table, this.suspicion, this.stats);
   }
 
@@ -124,6 +131,18 @@ export class Agent {
    * the link between them, nor reach another neighbour M much faster than rtt(M) − rtt(it) (the
    * triangle bound, loosened for triangle-inequality violations). A liar claiming low costs to
    * everything fails the first check at once; subtler lies are caught by the build checks.
+   *
+   * Two different hosts' measurements are compared here, so noise is allowed for three ways:
+   *  - the bounds use the lowest RTT measured on a link (its floor), not the mean: a busy host or a
+   *    queue only ever adds delay, so a mean taken in a busy minute bounds nothing an honest
+   *    neighbour measured in a quiet one;
+   *  - the same discrepancy seen in summary after summary is one piece of evidence (`raise`), not
+   *    one per summary: only a gross one (8× below the tolerance) is a verdict;
+   *  - the verdict is that the neighbour's claims are ignored, nothing more. A claim is not a
+   *    measurement, so it cannot prove the neighbour a bad relay: it stays a first hop that builds
+   *    may try, and data uses a path through it only if the path's own measurements say so. (On a
+   *    ring under heavy load, an honest neighbour's 3 ms claim met a 16 ms link mean, summary after
+   *    summary, until both neighbours were avoided and the node had no route left.)
    */
   private checkPlausible(from: LinkState, now: number): void {
     const viaMs = from.costMs();
@@ -134,14 +153,14 @@ export class Agent {
       if (bound > 0 && claim < tol * bound - CLAIM_SLACK_MS)
         worst = Math.max(worst, evidence(claim, bound, tol));
     };
-    check(this.table.claimToSelf(from.id), viaMs);
+    check(this.table.claimToSelf(from.id), this.floorMs(from.id));
     for (const m of this.links.values()) {
       if (m === from || !m.up) continue;
-      check(this.table.claim(from.id, m.id), TRIANGLE_LOOSENESS * (m.costMs() - viaMs));
+      check(this.table.claim(from.id, m.id), TRIANGLE_LOOSENESS * (this.floorMs(m.id) - viaMs));
     }
     if (worst === 0) return;
-    this.suspicion.add(from.id, now, worst);
-    if (this.suspicion.suspected(from.id, now)) this.table.setUsable(from.id, false);
+    this.implausible.raise(from.id, now, worst);
+    if (this.implausible.suspected(from.id, now)) this.table.setUsable(from.id, false);
   }
 
   /** This node's full summary (answer to a neighbour's `requestSummary`). */
@@ -250,7 +269,7 @@ export class Agent {
       this.nextTrustCheckAt = now + 5_000;
       for (const l of this.links.values()) {
         if (!l.up) continue;
-        this.table.setUsable(l.id, !this.suspicion.suspected(l.id, now));
+        this.table.setUsable(l.id, this.trusted(l.id, now));
         if (now - this.table.lastHeard(l.id) > p.summaryExpiryMs) this.table.expireClaims(l.id);
       }
     }
@@ -262,7 +281,16 @@ export class Agent {
       this.stats.publishes++;
       this.book.push({ type: "publish", summary: this.table.takeSummary(++this.seq, false) });
     }
-    return this.book.drain();
+    const actions = this.book.drain();
+    for (const a of actions) {
+      if (a.type !== "switch" || a.reason !== "failover") continue;
+      // A failover is forced, not chosen by comparing paths: the minimum dwell does not hold data
+      // on the path it fell back to once the path it left answers again and is clearly better (a
+      // relay that stalled for a second otherwise handed the data to a 40 ms slower path for 10 s).
+      const ds = this.book.dest(a.dest);
+      if (ds?.active?.id === a.pathId) ds.activeChosen = false;
+    }
+    return actions;
   }
 
   /* ---- persistence ---- */
@@ -332,19 +360,40 @@ export class Agent {
     return this.table.estimate(dest);
   }
 
+  /** The usable neighbours' claims towards `dest` (link RTT + claim, ms), best first (introspection). */
+  claimsTo(dest: NodeId): [NodeId, number][] {
+    return this.table.rank(dest, NO_NODES);
+  }
+
   suspicionOf(n: NodeId, now: number): number {
     return this.suspicion.value(n, now);
+  }
+
+  /** How implausible neighbour `n`'s claims are against this node's links (its claims are ignored at the limit). */
+  implausibilityOf(n: NodeId, now: number): number {
+    return this.implausible.value(n, now);
+  }
+
+  /** Whether neighbour `n`'s claims are used (neither its claims nor its build answers were caught lying). */
+  private trusted(n: NodeId, now: number): boolean {
+    return !this.suspicion.suspected(n, now) && !this.implausible.suspected(n, now);
   }
 
   /* ---- internals ---- */
 
   private linkSample(l: LinkState, rttMs: number, now: number): void {
+    this.floors.set(l.id, Math.min(this.floors.get(l.id) ?? rttMs, rttMs));
     l.rtt.add(rttMs);
     l.est.add(rttMs, now, this.params.discountHalfLifeMs, this.params.maxWeight);
     l.dirty = true;
     if (l.up && this.table.hasNeighbour(l.id)) {
       this.table.setLinkCost(l.id, l.est.mu, this.params.linkCostHysteresis);
     }
+  }
+
+  /** The lowest RTT measured on the link to `n` (NaN if never measured). */
+  private floorMs(n: NodeId): number {
+    return this.floors.get(n) ?? Number.NaN;
   }
 
   private typicalLinkMs(): number {

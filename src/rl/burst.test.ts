@@ -3,7 +3,7 @@ import { Agent } from "./agent.ts";
 import { BURST_CAP_MS, burstMs, TRAIN_PACKETS, TRAIN_PERIOD_MS } from "./burst.ts";
 import { COST_UNIT_MS, DEFAULT_PARAMS } from "./constants.ts";
 import { DestState, PathRow } from "./path-row.ts";
-import { pickBetter } from "./policy.ts";
+import { pickBetter, upperBound } from "./policy.ts";
 import type { Action, Hops, Summary } from "./types.ts";
 
 describe("burst cost of a train", () => {
@@ -143,5 +143,46 @@ describe("agent - a path that cannot carry a burst", () => {
     expect(pickBetter(ds, 20_000, DEFAULT_PARAMS)).toBeNull();
     b.burst.add(2, 600, DEFAULT_PARAMS.discountHalfLifeMs, DEFAULT_PARAMS.burstMaxWeight);
     expect(pickBetter(ds, 20_000, DEFAULT_PARAMS)).toBe(b);
+  });
+});
+
+describe("agent - burst noise and fair comparisons", () => {
+  const H = DEFAULT_PARAMS.discountHalfLifeMs;
+  const W = DEFAULT_PARAMS.burstMaxWeight;
+
+  test("one slow train (a busy host) does not move a path's burst; two in a row do", () => {
+    const r = new PathRow(1, 9, [1, 5, 9], 0, 1e9);
+    r.burst.add(3, 0, H, W);
+    r.burst.add(1_000, 10_000, H, W); // every echo late or lost once
+    expect(r.burst.mu).toBe(3);
+    r.burst.add(4, 20_000, H, W);
+    expect(r.burst.mu).toBe(4);
+    r.burst.add(110, 30_000, H, W); // the link became slow: every train is slow from now on
+    r.burst.add(120, 40_000, H, W);
+    expect(r.burst.mu).toBe(110);
+    r.burst.reset();
+    expect(r.burst.nEff).toBe(0);
+    r.burst.add(5, 50_000, H, W);
+    expect(r.burst.mu).toBe(5);
+  });
+
+  test("a known burst does not count against a challenger while the active path has none measured", () => {
+    // the active path is 40 ms slower; only the challenger has had a train (5 ms)
+    const ds = new DestState(9, 0);
+    const slow = new PathRow(1, 9, [2, 3, 9], 0, 1e9);
+    const fast = new PathRow(2, 9, [6, 5, 9], 0, 1e9);
+    for (let k = 0; k < 20; k++) {
+      slow.est.add(k % 2 ? 130 : 150, k * 100, H, DEFAULT_PARAMS.maxWeight);
+      fast.est.add(k % 2 ? 90 : 110, k * 100, H, DEFAULT_PARAMS.maxWeight);
+    }
+    fast.burst.add(30, 1_000, H, W);
+    ds.paths.push(slow, fast);
+    ds.active = slow;
+    ds.activeSince = 0;
+    slow.state = "active";
+    fast.state = "candidate";
+    // with its burst counted and the active path's unknown, the faster path would not prove 10 % better
+    expect(upperBound(fast, 2_000, DEFAULT_PARAMS)).toBeGreaterThan(0.9 * slow.cost());
+    expect(pickBetter(ds, 20_000, DEFAULT_PARAMS)).toBe(fast);
   });
 });

@@ -13,7 +13,13 @@
  * again. It is learnt per path as a discounted estimate and added to the path's cost, so a path
  * that cannot carry a burst loses to one that can, by RTT plus the burst's drain time. Only nodes
  * that send trains get samples; without any the cost is RTT-only, as before.
+ *
+ * Noise (a busy relay, a stalled event loop, other traffic) only ever slows a drain, and it comes
+ * and goes; a slow link slows every train. So the estimate is the faster of the last two trains: one
+ * slow train on a busy host moves nothing (it used to add a quarter of its drain time, up to 250 ms,
+ * to a path that was fine, and the comparison with a +40 ms path turned on it), two in a row do.
  */
+import { Estimate } from "./estimate.ts";
 
 /** Probes in one train: 32 KB, more than the 16 KB bucket plus ~6 KB queue of a 1 Mbit/s tbf. */
 export const TRAIN_PACKETS = 32;
@@ -45,4 +51,25 @@ export function burstMs(t: TrainResult): number {
   const spread = Math.max(0, t.lastEchoAt - t.firstEchoAt);
   const ms = ((spread * (t.sent - 1)) / (t.received - 1)) * (t.sent / t.received);
   return Math.min(BURST_CAP_MS, ms);
+}
+
+/**
+ * A path's burst drain time: the faster of its last two trains (see the file comment). Its sample
+ * weight decays like any Estimate's; reset() forgets both trains.
+ */
+export class BurstEstimate extends Estimate {
+  /** The previous train's drain time (NaN before the first train). */
+  private previous = Number.NaN;
+
+  override add(sample: number, now: number, halfLifeMs: number, maxWeight: number): void {
+    const before = this.previous;
+    super.add(sample, now, halfLifeMs, maxWeight);
+    this.previous = sample;
+    if (!Number.isNaN(before)) this.mu = Math.min(before, sample);
+  }
+
+  override reset(): void {
+    super.reset();
+    this.previous = Number.NaN;
+  }
 }

@@ -2,6 +2,7 @@
  * One built path to one destination and everything measured on it (research/rl.md §3 "Row"), plus the
  * per-destination state that groups the rows.
  */
+import { BurstEstimate } from "./burst.ts";
 import { type AgentParams, LOSS_PENALTY_MS } from "./constants.ts";
 import { Estimate, LossRatio, SmoothedRtt } from "./estimate.ts";
 import type { Choice, Hops, NodeId, PathState } from "./types.ts";
@@ -12,7 +13,7 @@ export class PathRow {
   readonly rtt = new SmoothedRtt();
   readonly loss = new LossRatio();
   /** Drain time of a burst (burst.ts): sampled only by nodes that send trains. */
-  readonly burst = new Estimate();
+  readonly burst = new BurstEstimate();
   /** When this path's next train is due (burst.ts), and whether one is out. */
   nextTrainAt = 0;
   trainInFlight = false;
@@ -48,13 +49,15 @@ export class PathRow {
   /**
    * Expected delivery time (rl.md §3 "Cost"): RTT inflated by loss, plus what a loss costs beyond
    * one more RTT (a retransmission timeout, LOSS_PENALTY_MS, per expected loss), plus half the
-   * jitter, plus the drain time of a burst once trains have measured one (burst.ts).
+   * jitter, plus the drain time of a burst once trains have measured one (burst.ts) and
+   * `withBurst` is not false (two paths are compared on the same terms: both with their bursts, or
+   * both without when either has none measured yet).
    */
-  cost(): number {
+  cost(withBurst = true): number {
     if (this.est.nEff === 0) return Number.POSITIVE_INFINITY;
     const p = Math.min(this.loss.value(), 0.9);
     const c = this.est.mu / (1 - p) + (LOSS_PENALTY_MS * p) / (1 - p) + 0.5 * Math.sqrt(this.est.variance);
-    return this.burst.nEff > 0 ? c + this.burst.mu : c;
+    return withBurst && this.burst.nEff > 0 ? c + this.burst.mu : c;
   }
 
   healthy(): boolean {

@@ -36,6 +36,15 @@ export class Suspicion {
     this.score.set(n, { v: this.value(n, now) + amount, at: now });
   }
 
+  /**
+   * Raises the score to at least `level` (never lowers it): evidence that is re-checked on every
+   * message, such as a neighbour's claims against this node's links, counts once however often the
+   * same discrepancy is seen again, so measurement noise that recurs never adds up to a verdict.
+   */
+  raise(n: NodeId, now: number, level: number): void {
+    if (level > this.value(n, now)) this.score.set(n, { v: level, at: now });
+  }
+
   suspected(n: NodeId, now: number): boolean {
     return this.value(n, now) >= this.limit;
   }

@@ -21,6 +21,7 @@ import {
   isRoot,
   type MultihopNet,
   parsePing,
+  type RouteView,
   routes,
   startNode,
   waitFor,
@@ -61,6 +62,43 @@ async function standbyReady(from: string, to: string): Promise<void> {
 }
 
 const sideOf = (hops: string[]) => (hops.includes("h2") ? "h2-side" : "h6-side");
+
+/** One line of `from`'s view of `to`: each candidate's hops, state, cost, RTT, samples and burst. */
+async function viewLine(from: string, to: string): Promise<string> {
+  const r = await routes(net!, from);
+  const d = r.destinations.find((x) => x.dest === ip(to)) as
+    | (RouteView & { activeForS?: number; advertisedMs?: number | null })
+    | undefined;
+  if (!d) return `${from}→${to}: no state; known ${JSON.stringify(r.knownDestinations)}`;
+  const bursts = ((r.trains as { bursts?: Record<number, number> } | undefined)?.bursts ?? {}) as Record<
+    number,
+    number
+  >;
+  const c = d.candidates.map(
+    (x) =>
+      `${x.pathId === d.activePathId ? "*" : ""}${hostsOf(net!, x.hops).join(",")} ${x.state} ` +
+      `cost ${x.costMs} rtt ${x.rttMs} n ${(x as { samples?: number }).samples} burst ${bursts[x.pathId] ?? "-"}`,
+  );
+  const nb = (r.neighbours as { node: string; up: boolean; rttMs: number | null; suspicion: number | null }[])
+    .map((n) => `${hostsOf(net!, [n.node])[0]}${n.up ? "" : " down"} ${n.rttMs}ms s${n.suspicion}`)
+    .join(", ");
+  const claims = (r.claims as Record<string, Record<string, number>> | undefined)?.[ip(to)] ?? {};
+  const cl = Object.entries(claims)
+    .map(([n, ms]) => `${hostsOf(net!, [n])[0]} ${ms}`)
+    .join(", ");
+  return (
+    `${from}→${to} active ${d.activeForS}s, advertised ${d.advertisedMs}: ${c.join(" | ")}; ` +
+    `claims {${cl}}; neighbours {${nb}}; builds ${JSON.stringify(r.builds)}; agent ${JSON.stringify(r.agent)}`
+  );
+}
+
+/** What `host` advertises for `to` ("ms via neighbour"), for the logs. */
+async function advertisesLine(host: string, to: string): Promise<string> {
+  const r = await routes(net!, host);
+  const a = (r.advertises as Record<string, string> | undefined)?.[ip(to)] ?? "nothing";
+  const [ms, via] = a.split(" via ");
+  return `${host} advertises ${to}: ${via ? `${ms} via ${hostsOf(net!, [via])[0]}` : a}`;
+}
 
 /** Scenario "a cut link on the active path: traffic moves the other way, ping gap ≤ 2 s" (timeout 120_000 ms). */
 async function cutDuringPing(): Promise<void> {
@@ -268,17 +306,24 @@ async function lossySlowAvoided(): Promise<void> {
 async function liarNotKept(): Promise<void> {
   try {
     // h2's side is really slow (+40 ms on h2–h3), but h2 advertises near-zero costs.
+    net!.log(`liar before: ${await viewLine("h1", "h4")}`);
+    net!.log(`  ${await advertisesLine("h6", "h4")}; ${await advertisesLine("h2", "h4")}`);
     await net!.mesh.link("h2", "h3").delay(40);
     await net!.demo.stopNode("h2");
     startNode(net!.demo, "h2", { VEILNET_ROUTING_LIE: "0.02" });
     await withTraffic("h1", "h4", async () => {
       await waitFor("h2 back", 40_000, async () => (await net!.demo.localStatus("h2")) !== undefined);
-      await Bun.sleep(10_000);
+      for (let i = 0; i < 5; i++) {
+        await Bun.sleep(2_000);
+        net!.log(`liar +${2 * (i + 1)} s: ${await viewLine("h1", "h4")}`);
+        net!.log(`  ${await advertisesLine("h6", "h4")}; ${await advertisesLine("h2", "h4")}`);
+      }
       let onLiar = 0;
       const samples = 15;
       for (let i = 0; i < samples; i++) {
         const p = hostsOf(net!, await activePath(net!, "h1", "h4"));
         if (p.includes("h2")) onLiar++;
+        if (i % 5 === 0) net!.log(`liar sample ${i}: ${await viewLine("h1", "h4")}`);
         await Bun.sleep(1_000);
       }
       const r = await routes(net!, "h1");
@@ -314,6 +359,13 @@ async function warmBeforeCold(): Promise<void> {
       await waitFor("h1 back", 60_000, async () => (await net!.demo.localStatus("h1")) !== undefined);
       const up = performance.now() - t0;
       return withTraffic("h1", "h4", async () => {
+        let watching = true;
+        const watch = (async () => {
+          for (let i = 1; watching; i++) {
+            await Bun.sleep(3_000);
+            if (watching) net!.log(`${label} +${3 * i} s: ${await viewLine("h1", "h4").catch(String)}`);
+          }
+        })();
         try {
           await waitPath("h1", "h4", good, 60_000);
         } catch (e) {
@@ -325,6 +377,9 @@ async function warmBeforeCold(): Promise<void> {
               `builds ${JSON.stringify(r.builds)}`,
           );
           throw e;
+        } finally {
+          watching = false;
+          await watch;
         }
         const total = performance.now() - t0;
         const r = await net!.mesh.exec("h1", ["ping", "-n", "-c", "1", "-W", "1", ip("h4")], {

@@ -18,6 +18,8 @@ import { StallWatch } from "./stall-watch.ts";
 
 /** A build whose first hop has no link (or a hop no certificate) yet waits this long, then fails. */
 export const BUILD_WAIT_MS = 8_000;
+/** A build the claims cannot resolve is logged at most this often. */
+const UNRESOLVED_LOG_MS = 10_000;
 
 type BuildAction = Extract<Action, { type: "build" }>;
 
@@ -55,6 +57,7 @@ export class Builds {
   readonly #waiting = new Map<number, { a: BuildAction; since: number }>();
   readonly counters = { started: 0, ready: 0, failed: 0, unresolved: 0 };
   readonly #d: BuildDeps;
+  #unresolvedLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(d: BuildDeps) {
     this.#d = d;
@@ -115,6 +118,13 @@ export class Builds {
       const r = d.board.resolve(d.self, a.firstHop, a.dest, a.avoid, d.hopCap);
       if (!r) {
         this.counters.unresolved++;
+        if (now - this.#unresolvedLoggedAt >= UNRESOLVED_LOG_MS) {
+          this.#unresolvedLoggedAt = now;
+          d.log(
+            `path build to ${a.dest} from ${a.firstHop}: no route in the claims ` +
+              `(${a.firstHop} advertises ${d.board.describe(a.firstHop, a.dest)}; avoiding [${a.avoid.join(",")}])`,
+          );
+        }
         this.#fail(id);
         return;
       }

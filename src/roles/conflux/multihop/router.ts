@@ -25,7 +25,7 @@ import type { SessionKeys } from "../../../anchor/session-keys.ts";
 import { type ControlChannel, Subjects } from "../../../control/index.ts";
 import type { Endpoint } from "../../../ffi/udp.ts";
 import { Agent } from "../../../rl/agent.ts";
-import { UNREACHABLE } from "../../../rl/constants.ts";
+import { COST_UNIT_MS, UNREACHABLE } from "../../../rl/constants.ts";
 import { QTableStore } from "../../../rl/qtable-store.ts";
 import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
 import type { Action, NodeId, Summary } from "../../../rl/types.ts";
@@ -303,7 +303,29 @@ export class MultiHop {
         const b = this.agent.destState(d.dest)?.paths.find((r) => r.id === c.pathId)?.burst;
         if (b && b.nEff > 0) bursts[c.pathId] = Math.round(b.mu * 100) / 100;
       }
-    return { ...(routesView(this, wallMs()) as object), relay, trains: { ...this.trains.counters, bursts } };
+    // what the usable neighbours claim towards each wanted destination, and what this node advertises
+    const claims: Record<string, Record<string, number>> = {};
+    for (const d of this.agent.snapshot(wallMs()).destinations) {
+      const c: Record<string, number> = {};
+      for (const [n, ms] of this.agent.claimsTo(d.dest)) c[this.dir.name(n)] = Math.round(ms * 100) / 100;
+      claims[this.dir.name(d.dest)] = c;
+    }
+    const own = this.agent.summary();
+    const advertises: Record<string, string> = {};
+    for (let i = 0; i < Math.min(own.dests.length, 64); i++) {
+      const cost = own.costs[i]!;
+      advertises[this.dir.name(own.dests[i]!)] =
+        cost === UNREACHABLE
+          ? "unreachable"
+          : `${(cost * COST_UNIT_MS).toFixed(1)} via ${this.dir.name(own.vias[i]!)}`;
+    }
+    return {
+      ...(routesView(this, wallMs()) as object),
+      relay,
+      trains: { ...this.trains.counters, bursts },
+      claims,
+      advertises,
+    };
   }
 
   /* ---- peers and routes ---- */
