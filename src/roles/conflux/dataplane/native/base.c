@@ -113,6 +113,53 @@ static int anchor_seal(EVP_CIPHER_CTX *ctx, u8 type, u32 receiver, u64 ctr, u8 *
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, buf + HDR + len) == 1;
 }
 
+/* ---------------------------------------------------------------- cached send keys
+ * A loop's copy of one peer slot's send key (transport key for TX, relay key for RX). Only the
+ * loop that owns it advances its counter, and mirrors it into the slot for the main thread. */
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  u32 seq;       /* PO_SK_SEQ value this cache was loaded at (0 = never) */
+  u32 valid;
+  u32 receiver;
+  u64 counter;   /* next counter */
+} send_key_t;
+
+/* `k`, reloaded from peer slot `p` if the main thread installed a new send key since (PO_SK_SEQ
+ * seqlock; odd = being written): the key at `key_off`, counting from PO_SK_START or — `from_zero`,
+ * for relay keys, fresh per link key — from 0, mirrored at `counter_off`. Null: no usable key. */
+static send_key_t *send_key_load(u8 *p, send_key_t *k, u32 key_off, u32 counter_off, int from_zero) {
+  u32 s1 = V32(p, PO_SK_SEQ);
+  if (s1 == k->seq) return k->valid ? k : 0;
+  if (s1 & 1) return 0;
+  u8 key[32];
+  memcpy(key, p + key_off, 32);
+  u32 valid = V32(p, PO_SK_VALID), receiver = V32(p, PO_SK_RECEIVER);
+  u64 start = from_zero ? 0 : (u64)V32(p, PO_SK_START_LO) | ((u64)V32(p, PO_SK_START_HI) << 32);
+  if (V32(p, PO_SK_SEQ) != s1) { memset(key, 0, 32); return 0; }
+  if (!k->ctx) k->ctx = EVP_CIPHER_CTX_new();
+  k->valid = 0;
+  if (valid && k->ctx && EVP_EncryptInit_ex(k->ctx, EVP_aes_256_gcm(), 0, key, 0) == 1) {
+    k->valid = 1;
+    k->receiver = receiver;
+    k->counter = start;
+    V64(p, counter_off) = start;
+  }
+  k->seq = s1;
+  memset(key, 0, 32);
+  return k->valid ? k : 0;
+}
+
+/* Seals buf[HDR .. HDR+len) in place as a `type` message under `k` with its next counter. 0 when
+ * the key's counter is used up (counted in *exhausted) or sealing failed (counted in *failed). */
+static int send_key_seal(send_key_t *k, u8 *p, u32 counter_off, u8 type, u8 *buf, u32 len,
+                         volatile u64 *exhausted, volatile u64 *failed) {
+  if (k->counter >= REJECT_AFTER_MESSAGES) { (*exhausted)++; return 0; }
+  u64 ctr = k->counter++;
+  V64(p, counter_off) = k->counter;
+  if (!anchor_seal(k->ctx, type, k->receiver, ctr, buf, len)) { (*failed)++; return 0; }
+  return 1;
+}
+
 /* ---------------------------------------------------------------- checksums (RFC 1071)
  * Summed in native (little-endian) word order and stored back natively: the one's complement sum
  * is byte-order independent, so the stored bytes are the network-order checksum. */

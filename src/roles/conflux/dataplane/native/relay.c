@@ -51,39 +51,14 @@ static int label_lookup(u8 *sh, u32 slot, u32 pid, u32 *oslot, u32 *opid, u32 *e
 }
 
 /* The relay send key of `slot`, reloaded when the main thread installed a new link send key. */
-static relay_key_t *relay_key(rx_t *r, u32 slot) {
-  u8 *p = PEER(r->sh, slot);
-  relay_key_t *k = &r->relay_send[slot];
-  u32 s1 = V32(p, PO_SK_SEQ);
-  if (s1 == k->seq) return k->valid ? k : 0;
-  if (s1 & 1) return 0;
-  u8 key[32];
-  memcpy(key, p + PO_RS_KEY, 32);
-  u32 valid = V32(p, PO_SK_VALID), receiver = V32(p, PO_SK_RECEIVER);
-  if (V32(p, PO_SK_SEQ) != s1) { memset(key, 0, 32); return 0; }
-  if (!k->ctx) k->ctx = EVP_CIPHER_CTX_new();
-  k->valid = 0;
-  if (valid && k->ctx && EVP_EncryptInit_ex(k->ctx, EVP_aes_256_gcm(), 0, key, 0) == 1) {
-    k->valid = 1;
-    k->receiver = receiver;
-    k->counter = 0; /* every relay key is fresh: derived from a link key installed once */
-    V64(p, PO_RS_COUNTER) = 0;
-  }
-  k->seq = s1;
-  memset(key, 0, 32);
-  return k->valid ? k : 0;
+static send_key_t *relay_key(rx_t *r, u32 slot) {
+  return send_key_load(PEER(r->sh, slot), &r->relay_send[slot], PO_RS_KEY, PO_RS_COUNTER, 1);
 }
 
 /* Seals buf[HDR .. HDR+len) in place as a RelayCell with the next relay counter. */
-static int relay_seal(rx_t *r, relay_key_t *k, u8 *p, u8 *buf, u32 len) {
-  if (k->counter >= REJECT_AFTER_MESSAGES) { CNT(r->sh, CNT_DROP_RX_RELAY_COUNTER_EXHAUSTED)++; return 0; }
-  u64 ctr = k->counter++;
-  V64(p, PO_RS_COUNTER) = k->counter;
-  if (!anchor_seal(k->ctx, MSG_RELAY_CELL, k->receiver, ctr, buf, len)) {
-    CNT(r->sh, CNT_DROP_RX_RELAY_NO_OUT_KEY)++;
-    return 0;
-  }
-  return 1;
+static int relay_seal(rx_t *r, send_key_t *k, u8 *p, u8 *buf, u32 len) {
+  return send_key_seal(k, p, PO_RS_COUNTER, MSG_RELAY_CELL, buf, len,
+                       &CNT(r->sh, CNT_DROP_RX_RELAY_COUNTER_EXHAUSTED), &CNT(r->sh, CNT_DROP_RX_RELAY_NO_OUT_KEY));
 }
 
 /* Sends every queued relayed cell (one sendmmsg per RELAY_Q). */
@@ -117,7 +92,7 @@ static void rx_relay(rx_t *r, u8 *buf, u32 clen, u32 oslot, u32 opid, u32 e) {
   u8 *sh = r->sh;
   if (oslot >= MAX_PEERS || !V32(PEER(sh, oslot), PO_ACTIVE)) { CNT(sh, CNT_DROP_RX_RELAY_NO_OUT_KEY)++; return; }
   u8 *p = PEER(sh, oslot);
-  relay_key_t *k = relay_key(r, oslot);
+  send_key_t *k = relay_key(r, oslot);
   if (!k) { CNT(sh, CNT_DROP_RX_RELAY_NO_OUT_KEY)++; return; }
   if (r->rq_n == RELAY_Q) rx_relay_flush(r);
   u32 q = r->rq_n, namelen = 0;

@@ -9,15 +9,6 @@ typedef struct {
   u64 ring[REPLAY_WORDS];
 } rx_key_t;
 
-/* Relay sender state for one out slot: the type-7 key, whose counter only the RX loop advances. */
-typedef struct {
-  EVP_CIPHER_CTX *ctx;
-  u32 seq;       /* PO_SK_SEQ value this cache was loaded at (0 = never) */
-  u32 valid;
-  u32 receiver;
-  u64 counter;
-} relay_key_t;
-
 #define RELAY_Q 256
 #define CMSG_SPACE_GRO 64
 #define UDP_GRO 104
@@ -39,7 +30,7 @@ typedef struct {
   rx_key_t keys[MAX_PEERS * 2];
   rx_key_t cell_keys[MAX_PEERS * 2];   /* type 5 (PathCell), same physical slot as keys[] */
   rx_key_t relay_keys[MAX_PEERS * 2];  /* type 7 (RelayCell) */
-  relay_key_t relay_send[MAX_PEERS];
+  send_key_t relay_send[MAX_PEERS]; /* type-7 keys: only the RX loop advances their counters */
   /* relayed cells queued for one sendmmsg (sealed in place in bufs) */
   u32 rq_n;
   u8 rq_names[RELAY_Q][32];

@@ -1,14 +1,6 @@
 /* The TX loop: TUN → route → seal in place → sendmmsg (split TSO super-packets, UDP GSO). */
 
 typedef struct {
-  EVP_CIPHER_CTX *ctx;
-  u32 seq;       /* send-key seqlock value this cache was loaded at (0 = never) */
-  u32 valid;
-  u32 receiver;
-  u64 counter;   /* next counter; owned by TX, published to PO_SK_COUNTER */
-} tx_key_t;
-
-typedef struct {
   u8 *sh;
   int tun, udp, wake;
   u32 mtu, slot_size;
@@ -26,7 +18,7 @@ typedef struct {
   struct mmsghdr out[BATCH];       /* messages actually handed to sendmmsg */
   int out_first[BATCH], out_count[BATCH];
   u8 gcmsg[BATCH][24];             /* UDP_SEGMENT control message per GSO message */
-  tx_key_t keys[MAX_PEERS];
+  send_key_t keys[MAX_PEERS];
 } tx_t;
 
 void *dp_tx_new(u8 *shared, int tun, int udp, int wake, u32 mtu, int offload) {
@@ -47,41 +39,15 @@ void dp_tx_free(tx_t *t) {
   free(t->bufs); free(t->names); free(t->super); free(t);
 }
 
-/* Refreshes the cached send key of `slot` when the main thread installed a new one. */
-static tx_key_t *tx_key(tx_t *t, int slot) {
-  u8 *p = PEER(t->sh, slot);
-  tx_key_t *k = &t->keys[slot];
-  u32 s1 = V32(p, PO_SK_SEQ);
-  if (s1 == k->seq) return k->valid ? k : 0;
-  if (s1 & 1) return 0;
-  u8 key[32];
-  memcpy(key, p + PO_SK_KEY, 32);
-  u32 valid = V32(p, PO_SK_VALID), receiver = V32(p, PO_SK_RECEIVER);
-  u64 start = (u64)V32(p, PO_SK_START_LO) | ((u64)V32(p, PO_SK_START_HI) << 32);
-  if (V32(p, PO_SK_SEQ) != s1) { memset(key, 0, 32); return 0; }
-  if (!k->ctx) k->ctx = EVP_CIPHER_CTX_new();
-  k->valid = 0;
-  if (valid && k->ctx && EVP_EncryptInit_ex(k->ctx, EVP_aes_256_gcm(), 0, key, 0) == 1) {
-    k->valid = 1;
-    k->receiver = receiver;
-    k->counter = start;
-    V64(p, PO_SK_COUNTER) = start;
-  }
-  k->seq = s1;
-  memset(key, 0, 32);
-  return k->valid ? k : 0;
+/* The send key of `slot`, reloaded when the main thread installed a new one. */
+static send_key_t *tx_key(tx_t *t, int slot) {
+  return send_key_load(PEER(t->sh, slot), &t->keys[slot], PO_SK_KEY, PO_SK_COUNTER, 0);
 }
 
-/* Seals buf[HDR .. HDR+len) in place with the next counter; writes header and tag. */
-static int tx_seal(tx_t *t, tx_key_t *k, u8 *p, u8 *buf, u32 len) {
-  if (k->counter >= REJECT_AFTER_MESSAGES) { CNT(t->sh, CNT_DROP_TX_COUNTER_EXHAUSTED)++; return 0; }
-  u64 ctr = k->counter++;
-  V64(p, PO_SK_COUNTER) = k->counter;
-  if (!anchor_seal(k->ctx, MSG_TRANSPORT, k->receiver, ctr, buf, len)) {
-    CNT(t->sh, CNT_DROP_TX_SEAL_ERROR)++;
-    return 0;
-  }
-  return 1;
+/* Seals buf[HDR .. HDR+len) in place as a transport message with the next counter. */
+static int tx_seal(tx_t *t, send_key_t *k, u8 *p, u8 *buf, u32 len) {
+  return send_key_seal(k, p, PO_SK_COUNTER, MSG_TRANSPORT, buf, len, &CNT(t->sh, CNT_DROP_TX_COUNTER_EXHAUSTED),
+                       &CNT(t->sh, CNT_DROP_TX_SEAL_ERROR));
 }
 
 /* Copies the peer endpoint under its seqlock into the message's name buffer. */
@@ -135,7 +101,7 @@ static int tx_packet(tx_t *t, int n, u32 len) {
     return 0;
   }
   u8 *p = PEER(t->sh, slot);
-  tx_key_t *k = tx_key(t, slot);
+  send_key_t *k = tx_key(t, slot);
   if (!k) { CNT(t->sh, CNT_DROP_TX_NO_KEY)++; V64(p, PO_TX_NOKEY)++; return 0; }
   u32 namelen = 0;
   if (!tx_endpoint(p, t->names + (u64)n * 32, &namelen)) { CNT(t->sh, CNT_DROP_TX_NO_ROUTE)++; return 0; }
@@ -234,7 +200,7 @@ static void tx_keepalives(tx_t *t) {
     if (req == V32(p, PO_KA_DONE)) continue;
     V32(p, PO_KA_DONE) = req;
     if (!V32(p, PO_ACTIVE)) continue;
-    tx_key_t *k = tx_key(t, slot);
+    send_key_t *k = tx_key(t, slot);
     u32 namelen = 0;
     if (!k || !tx_endpoint(p, t->names + (u64)n * 32, &namelen)) { CNT(t->sh, CNT_DROP_TX_NO_KEY)++; continue; }
     u8 *buf = t->bufs + (u64)n * t->slot_size;
