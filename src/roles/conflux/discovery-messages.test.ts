@@ -19,6 +19,18 @@ describe("discovery messages", () => {
       port: 9,
       epoch: 0xfffffffe,
     });
+    expect(
+      decodePresence(encodePresence({ certificate: cert, port: 9, epoch: 3, quarantined: true })),
+    ).toEqual({
+      certificate: cert,
+      port: 9,
+      epoch: 3,
+      quarantined: true,
+    });
+    // false is not sent at all: older nodes parse the presence unchanged
+    expect(
+      new TextDecoder().decode(encodePresence({ certificate: cert, port: 9, quarantined: false })),
+    ).not.toContain("quarantined");
     const s = { kind: "offer" as const, session: 7, candidates: [{ ip: "198.18.1.2", port: 9 }] };
     expect(decodeSignal(encodeSignal(s))).toEqual(s);
   });
@@ -55,5 +67,9 @@ describe("discovery messages", () => {
       new TextEncoder().encode(`{"v":1,"cert":"AAAA","port":1,"epoch":${epoch}}`);
     for (const epoch of ["-1", "4294967296", "1.5", '"7"', "null"])
       expect(() => decodePresence(presence(epoch))).toThrow("presence epoch must be a u32");
+    for (const q of ["false", "1", '"yes"', "null"])
+      expect(() =>
+        decodePresence(new TextEncoder().encode(`{"v":1,"cert":"AAAA","port":1,"quarantined":${q}}`)),
+      ).toThrow("presence quarantined must be true when present");
   });
 });

@@ -3,14 +3,16 @@
  * signalling is sealed, by src/control). Bodies are small JSON objects parsed field by field:
  * anything unexpected is refused, never half-used.
  *
- *   presence (vn.presence.<id>, broadcast)  { v: 1, cert: base64 Anchor certificate, port, epoch? }
+ *   presence (vn.presence.<id>, broadcast)  { v: 1, cert: base64 Anchor certificate, port, epoch?, quarantined? }
  *   signal   (vn.signal.<id>, sealed)       { v: 1, kind: "offer"|"answer", session: u32, candidates: [{ip, port}] }
  *
  * Presence carries the certificate so that a peer can verify the sender (and learn its keys)
  * without asking anyone; candidate endpoints are only ever sent sealed to one peer. The optional
  * `epoch` (u32) is drawn at random whenever the node starts or drops all its sessions: a peer that
  * sees it change knows its session keys are gone and re-establishes at once instead of waiting for
- * the session to fall silent.
+ * the session to fall silent. `quarantined: true` says the sender was quarantined and refuses every
+ * session: peers stop dialling it until a presence without it. A node's word is only ever trusted to
+ * keep peers away (never to let it in), so honouring it is safe.
  */
 import { isIP } from "node:net";
 import { VeilnetError } from "../../errors.ts";
@@ -30,6 +32,8 @@ export interface Presence {
   readonly port: number;
   /** Changes whenever the sender's sessions were all dropped (restart, quarantine, key invalidation). */
   readonly epoch?: number;
+  /** The sender is quarantined and refuses sessions (absent when false). */
+  readonly quarantined?: boolean;
 }
 
 export type SignalKind = "offer" | "answer";
@@ -47,6 +51,7 @@ export function encodePresence(p: Presence): Uint8Array {
     cert: Buffer.from(p.certificate).toString("base64"),
     port: p.port,
     ...(p.epoch === undefined ? {} : { epoch: p.epoch }),
+    ...(p.quarantined ? { quarantined: true } : {}),
   });
 }
 
@@ -55,8 +60,14 @@ export function decodePresence(body: Uint8Array): Presence {
   version(o);
   if (typeof o.cert !== "string" || !/^[A-Za-z0-9+/=]+$/.test(o.cert)) bad("presence cert is not base64");
   const certificate = new Uint8Array(Buffer.from(o.cert as string, "base64"));
-  if (o.epoch === undefined) return { certificate, port: port(o.port) };
-  return { certificate, port: port(o.port), epoch: u32(o.epoch, "presence epoch") };
+  if (o.quarantined !== undefined && o.quarantined !== true)
+    bad("presence quarantined must be true when present");
+  return {
+    certificate,
+    port: port(o.port),
+    ...(o.epoch === undefined ? {} : { epoch: u32(o.epoch, "presence epoch") }),
+    ...(o.quarantined === true ? { quarantined: true } : {}),
+  };
 }
 
 export function encodeSignal(s: Signal): Uint8Array {

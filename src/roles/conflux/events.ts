@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   "peer.restarted",
   "peer.taints",
   "peer.blocked",
+  "peer.quarantined",
   "session.up",
   "session.rekey",
   "session.down",

@@ -251,7 +251,7 @@ export class ConfluxNode {
       Subjects.presenceAll,
       (m) => {
         const p = decodePresence(m.body);
-        const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch);
+        const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch, p.quarantined);
         if (peer && peer.established === undefined) this.#echoPresence();
       },
       {
@@ -380,7 +380,12 @@ export class ConfluxNode {
     try {
       await this.channel.publish(
         Subjects.presence(this.nodeIdHex),
-        encodePresence({ certificate: cert, port, epoch: this.#epoch }),
+        encodePresence({
+          certificate: cert,
+          port,
+          epoch: this.#epoch,
+          quarantined: this.quarantined !== undefined,
+        }),
       );
     } catch (e) {
       this.log(`presence publish failed: ${String(e)}`);

@@ -244,6 +244,39 @@ describe("peer manager", () => {
     });
   }
 
+  test("a peer whose presence says it is quarantined is torn down and not dialled until its release", async () => {
+    const wire: FakeIO["wire"] = [];
+    const signals: { from: string; to: string; sig: never }[] = [];
+    const now = Date.now();
+    const x = makeNode("100.64.0.30", { ip: "198.18.0.30", port: 7000 }, wire, signals, now);
+    const q = makeNode("100.64.0.31", { ip: "198.18.0.31", port: 7000 }, wire, signals, now);
+    x.manager.onPresence(q.certificate.bytes, now, 1);
+    q.manager.onPresence(x.certificate.bytes, now, 5);
+    await run(pair(x, q), byEndpoint(x, q), signals, wire);
+    expect(x.io.peers.size).toBe(1);
+
+    // Quarantined: q drops its sessions and says so under a new epoch.
+    x.manager.onPresence(q.certificate.bytes, Date.now(), 2, true);
+    expect(x.io.peers.size).toBe(0);
+    expect(x.driver.isDialling(q.idHex)).toBe(false); // no re-dial, unlike a plain epoch change
+    expect(x.manager.counters.redials).toBe(0);
+    signals.length = 0;
+    for (let t = 1; t <= 5; t++) x.manager.tick(Date.now() + t * 5_000);
+    x.manager.onPresence(q.certificate.bytes, Date.now(), 2, true); // periodic, still quarantined
+    expect(signals).toHaveLength(0); // no offers either
+    expect(x.driver.isDialling(q.idHex)).toBe(false);
+    expect(x.manager.snapshot(Date.now())[0]).toMatchObject({ state: "quarantined" });
+
+    // Released: a presence without the flag (and a new epoch) brings the session back.
+    q.manager.teardownAll("released");
+    x.manager.onPresence(q.certificate.bytes, Date.now(), 3);
+    q.manager.onPresence(x.certificate.bytes, Date.now(), 5);
+    await run(pair(x, q), byEndpoint(x, q), signals, wire);
+    expect(x.io.peers.size).toBe(1);
+    expect(q.io.peers.size).toBe(1);
+    expect(x.manager.snapshot(Date.now())[0]).toMatchObject({ state: "up" });
+  });
+
   test("presence with a certificate from another realm is refused", () => {
     const other = Identity.generate();
     const s = Math.floor(Date.now() / 1000);

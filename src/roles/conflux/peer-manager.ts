@@ -42,7 +42,7 @@ export interface Signaller {
   signal(peer: Certificate, peerIdHex: string, s: Signal): Promise<void>;
 }
 
-export type PeerState = "known" | "offered" | "dialling" | "up" | "blocked";
+export type PeerState = "known" | "offered" | "dialling" | "up" | "blocked" | "quarantined";
 
 export interface PeerRecord {
   readonly idHex: string;
@@ -58,6 +58,8 @@ export interface PeerRecord {
   rxPackets: number;
   rxChangedAt: number;
   blocked: string | undefined;
+  /** The peer's own presence says it is quarantined: no offers, dials or sessions until it stops saying so. */
+  quarantined: boolean;
   /** The epoch of the peer's last presence (undefined until one carried it). */
   epoch: number | undefined;
 }
@@ -106,7 +108,12 @@ export class PeerManager {
    * A signed presence announcement (the envelope was verified by the control channel), with the
    * sender's epoch if it carried one. A due offer goes out on the next tick().
    */
-  onPresence(certificateBytes: Uint8Array, now: number, epoch?: number): PeerRecord | undefined {
+  onPresence(
+    certificateBytes: Uint8Array,
+    now: number,
+    epoch?: number,
+    quarantined = false,
+  ): PeerRecord | undefined {
     let cert: Certificate;
     try {
       cert = verifyCertificate(certificateBytes, { ...this.#o.trust, now: Math.floor(now / 1000) });
@@ -128,8 +135,9 @@ export class PeerManager {
       peer.cert = cert;
       peer.lastPresence = now;
     }
+    if (quarantined !== peer.quarantined) this.#setQuarantined(peer, quarantined);
     if (epoch !== undefined) {
-      if (peer.epoch !== undefined && peer.epoch !== epoch && !peer.blocked) {
+      if (peer.epoch !== undefined && peer.epoch !== epoch && !peer.blocked && !peer.quarantined) {
         // The peer's keys for our session are gone: every packet we sealed would be dropped.
         this.counters.peerEpochChanges++;
         this.#event("peer.restarted", idHex, { epoch });
@@ -153,7 +161,7 @@ export class PeerManager {
   /** A sealed signal from `fromIdHex` (sender verified by the control channel). */
   onSignal(fromIdHex: string, s: Signal, now: number): void {
     const peer = this.peers.get(fromIdHex);
-    if (!peer || peer.blocked) {
+    if (!peer || peer.blocked || peer.quarantined) {
       this.counters.signalsUnknownPeer++;
       return;
     }
@@ -180,7 +188,7 @@ export class PeerManager {
       peer = newRecord(idHex, e.peer, now);
       this.peers.set(idHex, peer);
     }
-    if (peer.blocked) return;
+    if (peer.blocked || peer.quarantined) return;
     peer.cert = e.peer;
     const keys = {
       sendKey: e.keys.sendKey,
@@ -224,7 +232,7 @@ export class PeerManager {
   /** Timers: keepalives, liveness, roaming, rekeying, re-offers. Call about every 100-500 ms. */
   tick(now: number): void {
     for (const peer of this.peers.values()) {
-      if (peer.blocked) continue;
+      if (peer.blocked || peer.quarantined) continue;
       if (peer.slot !== undefined && peer.established !== undefined) {
         this.#tickSession(peer, now);
         continue;
@@ -235,6 +243,15 @@ export class PeerManager {
       }
       this.#maybeOffer(peer, now);
     }
+  }
+
+  /** The peer announced that it is quarantined (or no longer is). */
+  #setQuarantined(peer: PeerRecord, quarantined: boolean): void {
+    peer.quarantined = quarantined;
+    this.#event("peer.quarantined", peer.idHex, { quarantined });
+    if (!quarantined) return; // its release presence carries a new epoch: the redial follows
+    this.#o.driver.cancel(peer.idHex);
+    this.#teardown(peer, "peer is quarantined");
   }
 
   /** Tears down every session with the peer and refuses it from now on (revoked, quarantined). */
@@ -262,6 +279,7 @@ export class PeerManager {
 
   state(peer: PeerRecord): PeerState {
     if (peer.blocked) return "blocked";
+    if (peer.quarantined) return "quarantined";
     if (peer.established !== undefined) return "up";
     if (this.#o.driver.isDialling(peer.idHex)) return "dialling";
     return peer.lastOfferAt > 0 ? "offered" : "known";
@@ -321,7 +339,7 @@ export class PeerManager {
   }
 
   #maybeOffer(peer: PeerRecord, now: number): void {
-    if (peer.blocked || peer.established !== undefined) return;
+    if (peer.blocked || peer.quarantined || peer.established !== undefined) return;
     if (this.#o.selfIdHex > peer.idHex) return; // the lower id offers
     // A dial with no offer behind it (a re-dial after a restart) does not hold the offer back.
     if (this.#o.driver.isDialling(peer.idHex) && peer.lastOfferAt > 0) return;
@@ -378,6 +396,7 @@ function newRecord(idHex: string, cert: Certificate, now: number): PeerRecord {
     rxPackets: 0,
     rxChangedAt: now,
     blocked: undefined,
+    quarantined: false,
     epoch: undefined,
   };
 }
