@@ -198,6 +198,10 @@ export class DistanceTable {
     const cap = this.hopCap;
     let e = col.e;
     let dense = this.denseSlot;
+    let rf = this.rf;
+    let ri = this.ri;
+    const usable = col.usable;
+    const linkMs = col.linkMs;
     for (let i = 0; i < dests.length; i++) {
       const d = dests[i]!;
       if (d === self) {
@@ -207,16 +211,26 @@ export class DistanceTable {
       if (d === cid) continue;
       let s = d < DENSE_IDS ? (dense[d] ?? -1) : this.find(d);
       if (s < 0) {
-        s = this.slot(d); // may grow the arrays
+        // new destinations: make room for all this summary may still bring at once
+        if (this.destOf.length >= this.cap) this.grow(this.destOf.length + this.unknownFrom(dests, i));
+        s = this.slot(d);
         e = col.e;
         dense = this.denseSlot;
+        rf = this.rf;
+        ri = this.ri;
       }
       const c = costs[i]!;
       const h = hops[i]!;
       const v = c === UNREACHABLE || vias[i]! === self || h + 1 > cap ? EMPTY_ENTRY : c | (h << HOPS_SHIFT);
       if (e[s] === v) continue; // nothing new for this destination
       e[s] = v;
-      this.update(s, col);
+      // update(s, col), inlined: O(1) unless it was the best and got worse
+      const ms = v === EMPTY_ENTRY || !usable ? Number.POSITIVE_INFINITY : linkMs + c * COST_UNIT_MS;
+      const o = s * R_STRIDE;
+      if (ri[o + R_VIA] === cid) {
+        if (ms <= rf[o + R_MS]!) this.setBest(s, ms, h + 1, cid);
+        else this.recompute(s);
+      } else if (ms < rf[o + R_MS]!) this.setBest(s, ms, h + 1, cid);
     }
     if (summary.full) {
       // destinations it no longer lists: only those it was our best way to need a recomputation
@@ -379,8 +393,16 @@ export class DistanceTable {
     return s;
   }
 
-  private grow(): void {
-    const cap = this.cap * 2;
+  /** Destinations from index `from` of `dests` that have no slot yet (an upper bound: repeats count twice). */
+  private unknownFrom(dests: Uint32Array, from: number): number {
+    let k = 0;
+    for (let i = from; i < dests.length; i++) if (this.find(dests[i]!) < 0) k++;
+    return k;
+  }
+
+  /** Grows every per-slot array to at least `need` slots (and at least 1.5× the current size). */
+  private grow(need = 0): void {
+    const cap = Math.max(need, this.cap + (this.cap >> 1));
     for (const col of this.colList) {
       const e = new Uint32Array(cap);
       e.set(col.e);
@@ -443,13 +465,14 @@ export class DistanceTable {
     rf[o + R_MS] = bestMs;
     ri[o + R_PACK] = (pack & ~0x00ff0000) | ((reach ? bestHops & 0xff : 0) << 16);
     ri[o + R_VIA] = reach ? via : -1;
+    const dirty = this.dirtyFlag[s] === 1;
     const pub = pack & COST_MASK;
     const pubMs = pub * COST_UNIT_MS;
     // good news: newly reachable, or cheaper than published by more than the change fraction
     const better =
       reach && (pub === UNREACHABLE || pubMs - bestMs > this.changeFraction * pubMs + COST_UNIT_MS);
     if (better) this.urgent = true;
-    if (this.dirtyFlag[s]) return;
+    if (dirty) return;
     const changed =
       better ||
       reach !== (pub !== UNREACHABLE) ||

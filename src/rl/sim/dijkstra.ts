@@ -11,6 +11,9 @@ export interface Csr {
   readonly off: Int32Array;
   readonly nbr: Int32Array;
   readonly lnk: Int32Array;
+  /** Heap scratch (node, key), one slot per directed edge + 1; reused by every search on this network. */
+  readonly hn: Int32Array;
+  readonly hk: Float64Array;
 }
 
 const csrCache = new WeakMap<Network, Csr>();
@@ -31,7 +34,7 @@ function csr(net: Network): Csr {
       k++;
     }
   }
-  c = { off, nbr, lnk };
+  c = { off, nbr, lnk, hn: new Int32Array(off[n]! + 1), hk: new Float64Array(off[n]! + 1) };
   csrCache.set(net, c);
   return c;
 }
@@ -45,14 +48,16 @@ export function dijkstra(
   src: number,
   weight?: (li: number) => number,
   targets?: readonly number[],
+  /** Arrays to reuse for the result (overwritten). */
+  into?: ShortestPaths,
 ): ShortestPaths {
   const n = net.n;
-  const { off, nbr, lnk } = csr(net);
-  const dist = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  const prev = new Int32Array(n).fill(-1);
+  const { off, nbr, lnk, hn, hk } = csr(net);
+  const dist = into
+    ? into.dist.fill(Number.POSITIVE_INFINITY)
+    : new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const prev = into ? into.prev.fill(-1) : new Int32Array(n).fill(-1);
   if (net.nodeUp[src] === 0) return { dist, prev };
-  const hn = new Int32Array(off[n]! + 1);
-  const hk = new Float64Array(off[n]! + 1);
   let size = 0;
   const push = (v: number, k: number) => {
     let i = size++;

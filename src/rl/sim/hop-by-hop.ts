@@ -22,6 +22,9 @@ export interface HopWalk {
   path: number[];
 }
 
+/** Candidate next hops of the exploring hop (reused: one walk at a time). */
+let scratch = new Int32Array(64);
+
 export function hopByHopWalk(
   net: Network,
   agents: readonly (Agent | null)[],
@@ -40,8 +43,11 @@ export function hopByHopWalk(
     if (!ag) return { ok: false, ms, path };
     let next = -1;
     if (rng.next() < EXP3_GAMMA) {
-      const nbs = [...net.adj[cur]!.keys()].filter((n) => n !== prev && ag.hasNeighbour(n));
-      if (nbs.length > 0) next = nbs[Math.floor(rng.next() * nbs.length)]!;
+      const all = net.neighbours(cur);
+      if (scratch.length < all.length) scratch = new Int32Array(all.length);
+      let k = 0;
+      for (const n of all) if (n !== prev && ag.hasNeighbour(n)) scratch[k++] = n;
+      if (k > 0) next = scratch[Math.floor(rng.next() * k)]!;
     }
     if (next < 0) next = ag.suggestNextHop(dst, prev >= 0 ? [prev, cur] : [cur], [], t)?.next ?? -1;
     if (next < 0) return { ok: false, ms, path };

@@ -67,6 +67,11 @@ export class Network {
     }
   }
 
+  /** The neighbours of `u`, in the order of `adj[u]` (a view: do not modify). */
+  neighbours(u: number): Int32Array {
+    return this.nbr.subarray(this.off[u]!, this.off[u + 1]!);
+  }
+
   /** The link between u and v, −1 if none. */
   link(u: number, v: number): number {
     const nbr = this.nbr;

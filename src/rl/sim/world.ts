@@ -86,6 +86,7 @@ export class World {
 
   private makeFlows(): void {
     const n = this.topo.n;
+    const into = { dist: new Float64Array(n), prev: new Int32Array(n) };
     for (let i = 0; i < n; i++) {
       const dsts: number[] = [];
       for (let k = 0; k < this.sc.flowsPerNode; k++) {
@@ -94,12 +95,13 @@ export class World {
         dsts.push(d);
       }
       // both searches stop once the flows' destinations are settled
-      const sp = dijkstra(this.net, i, undefined, dsts);
+      const sp = dijkstra(this.net, i, undefined, dsts, into);
+      const statics = dsts.map((d) => pathTo(sp, d));
       const wr = new Sfc32(subSeed(this.sc.seed, `random-path-${i}`));
-      const rnd = dijkstra(this.net, i, () => wr.next(), dsts);
-      for (const d of dsts) {
-        this.flows.push({ src: i, dst: d, staticPath: pathTo(sp, d), randomPath: pathTo(rnd, d) });
-      }
+      const rnd = dijkstra(this.net, i, () => wr.next(), dsts, into);
+      dsts.forEach((d, k) => {
+        this.flows.push({ src: i, dst: d, staticPath: statics[k]!, randomPath: pathTo(rnd, d) });
+      });
     }
   }
 
