@@ -49,15 +49,13 @@ export class PathRow {
   /**
    * Expected delivery time (rl.md §3 "Cost"): RTT inflated by loss, plus what a loss costs beyond
    * one more RTT (a retransmission timeout, LOSS_PENALTY_MS, per expected loss), plus half the
-   * jitter, plus the drain time of a burst once trains have measured one (burst.ts) and
-   * `withBurst` is not false (two paths are compared on the same terms: both with their bursts, or
-   * both without when either has none measured yet).
+   * jitter, plus the drain time of a burst once trains have measured one (burst.ts).
    */
-  cost(withBurst = true): number {
+  cost(): number {
     if (this.est.nEff === 0) return Number.POSITIVE_INFINITY;
     const p = Math.min(this.loss.value(), 0.9);
     const c = this.est.mu / (1 - p) + (LOSS_PENALTY_MS * p) / (1 - p) + 0.5 * Math.sqrt(this.est.variance);
-    return withBurst && this.burst.nEff > 0 ? c + this.burst.mu : c;
+    return this.burst.nEff > 0 ? c + this.burst.mu : c;
   }
 
   healthy(): boolean {

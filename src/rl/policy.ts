@@ -8,33 +8,29 @@ import { type DestState, overlap, type PathRow } from "./path-row.ts";
 import type { Rng } from "./rng.ts";
 
 /** Optimistic bound on cost: μ − β·s·√(ln N / n). An unsampled row is −∞ (probe it first). */
-export function lowerBound(
-  r: PathRow,
-  totalN: number,
-  now: number,
-  p: AgentParams,
-  withBurst = true,
-): number {
+export function lowerBound(r: PathRow, totalN: number, now: number, p: AgentParams): number {
   const n = r.est.weightAt(now, p.discountHalfLifeMs);
   if (n <= 1e-6) return Number.NEGATIVE_INFINITY;
-  return r.cost(withBurst) - p.lcbBeta * r.est.sd() * Math.sqrt(Math.log(Math.max(Math.E, totalN)) / n);
+  return r.cost() - p.lcbBeta * r.est.sd() * Math.sqrt(Math.log(Math.max(Math.E, totalN)) / n);
 }
 
 /** Pessimistic bound on cost: μ + β·s/√n. */
-export function upperBound(r: PathRow, now: number, p: AgentParams, withBurst = true): number {
+export function upperBound(r: PathRow, now: number, p: AgentParams): number {
   const n = r.est.weightAt(now, p.discountHalfLifeMs);
   if (n <= 1e-6) return Number.POSITIVE_INFINITY;
-  return r.cost(withBurst) + (p.lcbBeta * r.est.sd()) / Math.sqrt(n);
+  return r.cost() + (p.lcbBeta * r.est.sd()) / Math.sqrt(n);
 }
 
 /**
- * Whether two rows are compared with their bursts: only when both have one measured. A burst the
- * active path has not been measured for yet (a path just failed over to, a rebuilt one) must not
- * count against a challenger whose burst is known, or a path that is 40 ms slower keeps the data
- * because the faster one's few milliseconds of drain time are all the comparison sees of either.
+ * The pessimistic bound on a challenger's cost that must beat the active path's: μ + β·s/√n with s
+ * at least the active path's spread. A challenger's few probes say little about how noisy the
+ * network is, the active path's many samples say a lot: on a busy host four probes that happened to
+ * agree made a 40 ms slower path look proven better than one whose acks showed the real spread.
  */
-function bothBursts(a: PathRow, r: PathRow): boolean {
-  return a.burst.nEff > 0 && r.burst.nEff > 0;
+export function proofBound(r: PathRow, a: PathRow, now: number, p: AgentParams): number {
+  const n = r.est.weightAt(now, p.discountHalfLifeMs);
+  if (n <= 1e-6) return Number.POSITIVE_INFINITY;
+  return r.cost() + (p.lcbBeta * Math.max(r.est.sd(), a.est.sd())) / Math.sqrt(n);
 }
 
 /** The challenger to probe next: the lowest lower bound among rows that are not active or standby. */
@@ -61,6 +57,7 @@ export function pickChallenger(ds: DestState, now: number, rng: Rng, p: AgentPar
 export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow | null {
   const a = ds.active;
   if (!a) return null;
+  const aCost = a.cost();
   if (!p.hysteresis) {
     let best: PathRow = a;
     for (const r of ds.paths) if (r.healthy() && r.cost() < best.cost()) best = r;
@@ -69,17 +66,15 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
   // the dwell protects a choice made by comparing paths; the first path to answer was no such choice
   if (ds.activeChosen && now - ds.activeSince < p.minDwellMs) return null;
   let best: PathRow | null = null;
-  let bestMargin = 0;
+  let bestUb = (1 - p.switchMargin) * aCost;
   for (const r of ds.paths) {
     if (r === a || !r.healthy()) continue;
     if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) continue;
     // a path whose burst is unmeasured is not cheaper than one whose burst is known
     if (a.burst.nEff > 0 && r.burst.nEff === 0) continue;
-    const withBurst = bothBursts(a, r);
-    const bar = (1 - p.switchMargin) * a.cost(withBurst);
-    const ub = upperBound(r, now, p, withBurst);
-    if (ub < bar && bar - ub > bestMargin) {
-      bestMargin = bar - ub;
+    const ub = proofBound(r, a, now, p);
+    if (ub < bestUb) {
+      bestUb = ub;
       best = r;
     }
   }
@@ -130,16 +125,15 @@ export function standbyShared(ds: DestState): boolean {
 export function pickDuel(ds: DestState, now: number, p: AgentParams): PathRow | null {
   const a = ds.active;
   if (!a?.healthy()) return null;
+  const bar = (1 - p.switchMargin) * a.cost();
   const totalN = ds.totalWeight(now, p.discountHalfLifeMs);
   let best: PathRow | null = null;
-  let bestGap = 0;
+  let bestLb = bar;
   for (const r of ds.paths) {
     if (r === a || !r.healthy()) continue;
-    const withBurst = bothBursts(a, r);
-    const bar = (1 - p.switchMargin) * a.cost(withBurst);
-    const lb = lowerBound(r, totalN, now, p, withBurst);
-    if (lb < bar && upperBound(r, now, p, withBurst) >= bar && bar - lb > bestGap) {
-      bestGap = bar - lb;
+    const lb = lowerBound(r, totalN, now, p);
+    if (lb < bestLb && proofBound(r, a, now, p) >= bar) {
+      bestLb = lb;
       best = r;
     }
   }

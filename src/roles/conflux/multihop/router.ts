@@ -28,7 +28,7 @@ import { Agent } from "../../../rl/agent.ts";
 import { COST_UNIT_MS, UNREACHABLE } from "../../../rl/constants.ts";
 import { QTableStore } from "../../../rl/qtable-store.ts";
 import { decodeSummary, encodeSummary } from "../../../rl/summary.ts";
-import type { Action, NodeId, Summary } from "../../../rl/types.ts";
+import type { Action, NodeId, RouteRow, Summary } from "../../../rl/types.ts";
 import type { LabelTable } from "../dataplane/label-table.ts";
 import type { EmitEvent } from "../events.ts";
 import type { PeerManager } from "../peer-manager.ts";
@@ -52,6 +52,19 @@ export const STORE_FLUSH_MS = 10_000;
 export const ROUTES_FILE = "routes.sqlite";
 /** Relays drop any path after 15 minutes (path/switch.ts): rotate well before. */
 const PATH_LIFETIME_MS = 7 * 60_000;
+/**
+ * The standby is probed this often (the agent's default is set for a simulated realm's message
+ * budget): a probe is one in-band packet, and with two paths to a destination the standby is the
+ * only challenger, so its probes are all the evidence a better path can collect (research/rl.md §3:
+ * the standby is probed at 1 Hz).
+ */
+const STANDBY_PROBE_MS = 2_000;
+/**
+ * Stored routes are handed to the agent when the first link session comes up, or after this long:
+ * the agent rebuilds them at once and tries each a few times, and builds started before any link
+ * is up spend those attempts on nothing (a restarted node under load then started cold).
+ */
+export const STORED_ROUTES_WAIT_MS = 15_000;
 /** Fault injection for tests only: publish every cost multiplied by this factor (a liar). */
 export const LIE_ENV = "VEILNET_ROUTING_LIE";
 
@@ -110,6 +123,9 @@ export class MultiHop {
   #lastPoll = 0;
   #lastFlush = 0;
   #stopped = false;
+  /** Stored routes not yet handed to the agent (see STORED_ROUTES_WAIT_MS). */
+  #stored: readonly RouteRow[] = [];
+  #storedSince = 0;
 
   private constructor(o: MultiHopOptions, now: number) {
     this.#o = o;
@@ -118,12 +134,14 @@ export class MultiHop {
     this.agent = new Agent({
       self: this.self,
       seed: (Math.random() * 0x100000000) >>> 0,
-      params: { pathLifetimeMs: PATH_LIFETIME_MS },
+      params: { pathLifetimeMs: PATH_LIFETIME_MS, standbyProbeMs: STANDBY_PROBE_MS },
     });
     this.trains = new Trains((pathId, t, now) => this.agent.observeTrain(pathId, t, now));
     this.store = QTableStore.open(o.storePath, { now, log: { warn: o.log } });
     const stored = this.store.load(now);
-    this.agent.importRows(stored.routes, stored.links, now);
+    this.agent.importRows([], stored.links, now);
+    this.#stored = stored.routes;
+    this.#storedSince = now;
     if (stored.routes.length > 0) o.log(`routing table: ${stored.routes.length} stored routes loaded`);
     const backend = chooseAead();
     this.links = new CellLinks({
@@ -206,6 +224,7 @@ export class MultiHop {
       this.tun.unroute(e.ipv6);
       this.rtt.up(e.idHex, now);
       this.agent.onLinkUp(e.id, now);
+      this.#importStored(now);
       const s = this.board.fullSummary(e.id);
       if (s) this.agent.onNeighbourSummary(s, now);
     }
@@ -248,6 +267,7 @@ export class MultiHop {
   tick(now: number): void {
     if (this.#stopped) return;
     this.#refreshPeers();
+    if (this.#stored.length > 0 && now - this.#storedSince >= STORED_ROUTES_WAIT_MS) this.#importStored(now);
     for (const a of this.agent.tick(now)) this.#act(a, now);
     for (const t of this.agent.dueTrains(now)) {
       const r = this.builds.origins.get(t.pathId);
@@ -266,6 +286,13 @@ export class MultiHop {
       this.#publish(this.agent.summary());
     }
     if (now - this.#lastFlush >= STORE_FLUSH_MS) this.flush(now);
+  }
+
+  #importStored(now: number): void {
+    if (this.#stored.length === 0) return;
+    const routes = this.#stored;
+    this.#stored = [];
+    this.agent.importRows(routes, [], now);
   }
 
   flush(now: number): void {
