@@ -353,7 +353,10 @@ async function liarNotKept(): Promise<void> {
 /** Scenario "a restarted node picks the good path from its stored Q-table before a cold one" (timeout 200_000 ms). */
 async function warmBeforeCold(): Promise<void> {
   try {
-    // The good path h1→h4 is h6,h5,h4 (h2–h3 still has +40 ms and h2 still lies).
+    // The good path h1→h4 is h6,h5,h4: h2–h3 has +40 ms (set again here: the lossy/slow scenario
+    // clears both middle links, after which the two sides were equal and "good" meant nothing) and
+    // h2 still lies.
+    await net!.mesh.link("h2", "h3").delay(40);
     const good = (h: string[]) => h.join(",") === "h6,h5,h4";
     await withTraffic("h1", "h4", () => waitPath("h1", "h4", good, 60_000));
     await Bun.sleep(11_000); // one write-behind of the Q-table
@@ -412,6 +415,8 @@ async function warmBeforeCold(): Promise<void> {
   } catch (e) {
     failed = true;
     throw e;
+  } finally {
+    await net!.mesh.link("h2", "h3").delay(0);
   }
 }
 
