@@ -69,7 +69,13 @@ export function parseAdminCommand(bytes: Uint8Array): AdminCommand {
   if (typeof o.verb !== "string" || !VERBS.has(o.verb)) throw shape("unknown verb");
   if (typeof o.target !== "string" || !/^[0-9a-f]{64}$/.test(o.target)) throw shape("bad target");
   if (typeof o.realm !== "string" || o.realm.length === 0 || o.realm.length > 64) throw shape("bad realm");
-  const a = obj(o.args);
+  const args = parseAdminArgs(o.args);
+  return { v: 1, type: "admin.command", verb: o.verb as AdminVerb, args, target: o.target, realm: o.realm };
+}
+
+/** A command's arguments, checked field by field (unknown fields are ignored). */
+export function parseAdminArgs(v: unknown): AdminArgs {
+  const a = obj(v);
   const args: { taint?: string; hard?: boolean; reason?: string } = {};
   if (a.taint !== undefined) {
     if (typeof a.taint !== "string" || !TAINT_PATTERN.test(a.taint)) throw shape("bad taint");
@@ -83,7 +89,12 @@ export function parseAdminCommand(bytes: Uint8Array): AdminCommand {
     if (typeof a.reason !== "string" || a.reason.length > 256) throw shape("bad reason");
     args.reason = a.reason;
   }
-  return { v: 1, type: "admin.command", verb: o.verb as AdminVerb, args, target: o.target, realm: o.realm };
+  return args;
+}
+
+/** Whether `verb` names an admin command. */
+export function isAdminVerb(verb: string): verb is AdminVerb {
+  return VERBS.has(verb);
 }
 
 export function parseAdminResult(bytes: Uint8Array): AdminResult {

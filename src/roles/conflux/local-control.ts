@@ -192,16 +192,14 @@ export async function requestLocal(
   path: string,
   cmd: string,
   args: Record<string, unknown> = {},
+  timeoutMs = LOCAL_REQUEST_TIMEOUT_MS,
 ): Promise<unknown> {
   checkSocket(path);
   const response = await new Promise<string>((resolve, reject) => {
     let text = "";
     const timer = setTimeout(
-      () =>
-        reject(
-          new LocalControlError("LOCAL_TIMEOUT", `node did not answer in ${LOCAL_REQUEST_TIMEOUT_MS} ms`),
-        ),
-      LOCAL_REQUEST_TIMEOUT_MS,
+      () => reject(new LocalControlError("LOCAL_TIMEOUT", `no answer on ${path} in ${timeoutMs} ms`)),
+      timeoutMs,
     );
     Bun.connect({
       unix: path,

@@ -4,6 +4,8 @@
  * refused by the node and logged; revoke shuts the node out at the server and publishes the list.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { trustedIssuers } from "../../anchor/issuer.ts";
 import { verifyRevocationList } from "../../anchor/revocation.ts";
 import { buildEnvelope, ControlConnection, Subjects } from "../../control/index.ts";
@@ -11,7 +13,9 @@ import { AdminVerb, encodeBody } from "../../guardian-api/admin-protocol.ts";
 import { type AdminHandler, type AdminRefusal, AdminResponder } from "../../guardian-api/admin-responder.ts";
 import { fetchRevocations } from "../../guardian-api/client.ts";
 import { controlConnectOptions } from "../../guardian-api/renewer.ts";
+import { requestLocal } from "../conflux/local-control.ts";
 import { runAdmin } from "./admin/actions.ts";
+import { adminSocketPath, adminViaGuardian } from "./admin/admin-socket.ts";
 import { type Harness, startHarness } from "./testing/harness.ts";
 
 let h: Harness;
@@ -171,3 +175,56 @@ test("every admin command round-trips; replayed, expired and forged commands are
   responder.stop();
   await Promise.all([conn.close().catch(() => undefined), lconn.close()]);
 }, 60_000);
+
+test("the running Guardian takes node commands on its admin socket; hostile requests are refused", async () => {
+  const n = await h.enrolNode("alpha");
+  const conn = await ControlConnection.connect(controlConnectOptions(n.creds, n.keys));
+  const calls: string[] = [];
+  const responder = new AdminResponder({
+    identity: n.keys.identity,
+    realm: "alpha",
+    guardian: n.creds.guardian,
+    connection: conn,
+    handler: recordingHandler(calls),
+  });
+  responder.start();
+  await conn.flush();
+  const id = n.creds.nodeId;
+  try {
+    const request = {
+      verb: AdminVerb.Quarantine,
+      target: id.slice(0, 12),
+      args: { reason: "socket" },
+      timeoutMs: 5_000,
+    };
+    const outcome = await adminViaGuardian(h.daemon.authority.paths.root, request);
+    expect(outcome?.answer?.ok).toBe(true);
+    expect(outcome?.node).toBe(id);
+    expect(calls).toEqual(["quarantine:socket"]);
+    expect(h.daemon.authority.store.node(id)?.status).toBe("quarantined");
+    expect(statSync(adminSocketPath(h.daemon.authority.paths.root)).mode & 0o777).toBe(0o600);
+
+    // Hostile or malformed requests: refused with a reason, nothing sent to the node.
+    const socket = adminSocketPath(h.daemon.authority.paths.root);
+    const refused = async (body: Record<string, unknown>) =>
+      requestLocal(socket, "admin", body).then(
+        () => "accepted",
+        (e: Error) => e.message,
+      );
+    expect(await refused({ verb: "reboot", target: id, timeoutMs: 1000 })).toContain("unknown admin verb");
+    expect(await refused({ verb: "query", target: "", timeoutMs: 1000 })).toContain("target");
+    expect(await refused({ verb: "query", target: id, timeoutMs: 10 ** 9 })).toContain("timeoutMs");
+    expect(await refused({ verb: "query", target: id, timeoutMs: 1.5 })).toContain("timeoutMs");
+    expect(
+      await refused({ verb: "taint", target: id, timeoutMs: 1000, args: { taint: "Bad Taint!" } }),
+    ).toContain("taint");
+    expect(await refused({ verb: "query", target: "ffff", timeoutMs: 1000 })).toContain("no node matches");
+    expect(calls).toEqual(["quarantine:socket"]);
+
+    // No Guardian on a state directory: the CLI is told to do the work itself.
+    expect(await adminViaGuardian(join(h.daemon.authority.paths.root, "elsewhere"), request)).toBeUndefined();
+  } finally {
+    responder.stop();
+    await conn.close().catch(() => undefined);
+  }
+}, 30_000);

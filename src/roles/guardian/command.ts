@@ -9,12 +9,13 @@
 import { isIP } from "node:net";
 import { defineCommand } from "citty";
 import { UsageError } from "../../errors.ts";
+import { DEFAULT_STATE_DIR } from "./admin/cli-args.ts";
 import { initState } from "./authority.ts";
 import { DEFAULT_CREDENTIAL_TTL_MS } from "./credentials.ts";
 import { startDaemon } from "./daemon.ts";
 import { parseDuration, parseList } from "./duration.ts";
 
-export const DEFAULT_STATE_DIR = "/var/lib/veilnet/guardian";
+export { DEFAULT_STATE_DIR };
 export const DEFAULT_LISTEN = "127.0.0.1:7443";
 
 export const guardianCommand = defineCommand({

@@ -1,8 +1,12 @@
 /**
  * `veilnet --role guardian run`: the HTTPS API, plus the link to Master when Master URLs are known
- * (realm accounts are pushed at start, so servers that lost them get them back).
+ * (realm accounts are pushed at start, so servers that lost them get them back), and then the admin
+ * socket through which `veilnet admin` sends node commands over this warm link.
  */
 import type { Server } from "bun";
+import { LocalControlServer } from "../conflux/local-control.ts";
+import { runAdmin } from "./admin/actions.ts";
+import { adminSocketHandlers, adminSocketPath } from "./admin/admin-socket.ts";
 import { type Authority, openAuthority } from "./authority.ts";
 import type { IssuePolicy } from "./credentials.ts";
 import { EnrolmentService } from "./enrol.ts";
@@ -47,12 +51,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     onRefused: (path, code, message) => log(`guardian: refused ${path} ${code}: ${message}`),
   });
   log(`guardian: listening on https://${o.hostname}:${server.port}`);
+  const adminSocket = link
+    ? LocalControlServer.listen(
+        adminSocketPath(o.state),
+        adminSocketHandlers((r) => runAdmin(authority, link, r.verb, r.target, r.args, "admin", r.timeoutMs)),
+      )
+    : undefined;
   return {
     authority,
     server,
     link,
     service,
     async stop() {
+      adminSocket?.stop();
       server.stop(true);
       await link?.close();
       authority.close();

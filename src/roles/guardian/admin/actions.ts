@@ -20,8 +20,9 @@ import { GuardianError } from "../errors.ts";
 import type { ControlLink } from "../nats/control-link.ts";
 import { type NodeRecord, NodeStatus } from "../store/records.ts";
 
-/* Implementation constants */
-export const ADMIN_TIMEOUT_MS = 5_000;
+import { ADMIN_TIMEOUT_MS } from "./cli-args.ts";
+
+export { ADMIN_TIMEOUT_MS };
 
 export interface AdminOutcome {
   readonly node: string;

@@ -1,6 +1,7 @@
 /**
- * `veilnet admin ACTION …` on the Guardian host. It opens the Guardian state directly (sqlite WAL
- * allows it beside a running Guardian) and talks to nodes through Master with the Guardian's keys.
+ * `veilnet admin ACTION …` on the Guardian host. A node command goes to the running Guardian
+ * through its admin socket (admin-socket.ts: keys loaded, Master link open); everything else, and
+ * every command when no Guardian runs or `--masters` is given, is done here (direct.ts).
  *
  *   realm-create NAME | realms
  *   token-create --realm R [--taints a,b] [--uses N] [--ttl 24h] [--label TEXT] | tokens
@@ -9,27 +10,11 @@
  *   invalidate NODE | revoke NODE [--reason TEXT] | shutdown NODE [--hard]
  */
 import { defineCommand } from "citty";
-import { UsageError } from "../../../errors.ts";
-import type { AdminVerb } from "../../../guardian-api/admin-protocol.ts";
-import { type Authority, createRealm, openAuthority } from "../authority.ts";
-import { DEFAULT_STATE_DIR } from "../command.ts";
-import { parseDuration, parseList } from "../duration.ts";
-import { parseTaints } from "../enrol.ts";
-import { ipv4String } from "../ipv4.ts";
-import { ControlLink } from "../nats/control-link.ts";
-import { hashToken, newToken, tokenHandle } from "../tokens.ts";
-import { ADMIN_TIMEOUT_MS, runAdmin } from "./actions.ts";
-
-const NODE_VERBS = new Set([
-  "query",
-  "taint",
-  "untaint",
-  "quarantine",
-  "release",
-  "invalidate",
-  "revoke",
-  "shutdown",
-]);
+import { isAdminVerb } from "../../../guardian-api/admin-protocol.ts";
+import { parseDuration } from "../duration.ts";
+import type { AdminOutcome } from "./actions.ts";
+import { adminViaGuardian } from "./admin-socket.ts";
+import { ADMIN_TIMEOUT_MS, type AdminCliArgs, DEFAULT_STATE_DIR, nodeCommandArgs } from "./cli-args.ts";
 
 export const adminCommand = defineCommand({
   meta: { name: "admin", description: "realms, enrolment tokens and signed admin commands (Guardian host)" },
@@ -60,158 +45,30 @@ export const adminCommand = defineCommand({
     json: { type: "boolean", description: "print JSON" },
   },
   async run({ args }) {
-    const a = await openAuthority(args.state ?? DEFAULT_STATE_DIR);
-    try {
-      return await act(a, args);
-    } finally {
-      a.close();
+    const cli: AdminCliArgs = { ...args, state: args.state ?? DEFAULT_STATE_DIR };
+    let outcome: AdminOutcome | undefined;
+    if (isAdminVerb(cli.action) && cli.target && !cli.masters) {
+      const timeoutMs = cli.timeout ? parseDuration(cli.timeout, "--timeout") : ADMIN_TIMEOUT_MS;
+      const request = { verb: cli.action, target: cli.target, args: nodeCommandArgs(cli), timeoutMs };
+      outcome = await adminViaGuardian(cli.state, request);
     }
+    if (!outcome) {
+      const done = await (await import("./direct.ts")).runDirect(cli);
+      if (typeof done === "number") return done;
+      outcome = done;
+    }
+    console.log(args.json ? JSON.stringify(outcome) : describeOutcome(outcome));
+    return outcome.answer?.ok ? 0 : 1;
   },
 });
 
-type Args = {
-  action: string;
-  target?: string;
-  value?: string;
-  masters?: string;
-  realm?: string;
-  taints?: string;
-  uses?: string;
-  ttl?: string;
-  label?: string;
-  reason?: string;
-  hard?: boolean;
-  timeout?: string;
-  limit?: string;
-  json?: boolean;
-};
-
-async function act(a: Authority, args: Args): Promise<number> {
-  const print = (human: string, data: unknown) => console.log(args.json ? JSON.stringify(data) : human);
-  switch (args.action) {
-    case "realm-create": {
-      const realm = createRealm(a, need(args.target, "realm-create needs a realm name"), "admin");
-      const link = linkFor(a, args);
-      if (link) {
-        try {
-          await link.pushRealm(realm.id);
-        } finally {
-          await link.close();
-        }
-      }
-      print(`realm ${realm.id} account ${realm.accountPublic}${link ? " (pushed to Master)" : ""}`, realm);
-      return 0;
-    }
-    case "realms":
-      for (const r of a.store.realms()) print(`${r.id}\t${r.accountPublic}`, r);
-      return 0;
-    case "token-create": {
-      const realm = need(args.realm, "token-create needs --realm");
-      const uses = Number(args.uses ?? "1");
-      if (!Number.isSafeInteger(uses) || uses < 1)
-        throw new UsageError("USAGE_BAD_USES", "--uses must be ≥ 1");
-      const token = newToken();
-      const expiresAt = Date.now() + parseDuration(args.ttl ?? "24h", "--ttl");
-      const rec = a.store.createToken(
-        {
-          hash: hashToken(token),
-          realm,
-          taints: parseTaints(parseList(args.taints)),
-          maxUses: uses,
-          expiresAt,
-          label: args.label ?? "",
-        },
-        "admin",
-        Date.now(),
-      );
-      print(token, {
-        token,
-        id: tokenHandle(rec.hash),
-        realm,
-        taints: rec.taints,
-        uses,
-        expiresAt,
-        caFile: a.paths.trust.caCert,
-      });
-      return 0;
-    }
-    case "tokens":
-      for (const t of a.store.tokens()) {
-        const data = { ...t, hash: undefined, id: tokenHandle(t.hash) };
-        print(
-          `${data.id}\t${t.realm}\t${t.uses}/${t.maxUses}\t${new Date(t.expiresAt).toISOString()}\t${t.taints.join(",")}\t${t.label}`,
-          data,
-        );
-      }
-      return 0;
-    case "nodes":
-      for (const n of a.store.nodes(args.realm)) {
-        const data = {
-          id: n.id,
-          realm: n.realm,
-          ipv4: ipv4String(n.ipv4),
-          ipv6: n.ipv6,
-          taints: n.taints,
-          status: n.status,
-          expiresAt: n.expiresAt,
-        };
-        print(
-          `${n.id.slice(0, 16)}\t${n.realm}\t${data.ipv4}\t${n.ipv6}\t${n.status}\t${n.taints.join(",")}`,
-          data,
-        );
-      }
-      return 0;
-    case "audit":
-      for (const e of a.store.auditLog(Number(args.limit ?? "50"))) {
-        print(
-          `${new Date(e.at).toISOString()}\t${e.actor}\t${e.action}\t${e.target.slice(0, 16)}\t${e.outcome}\t${e.detail}`,
-          e,
-        );
-      }
-      return 0;
-    default:
-      break;
-  }
-  if (!NODE_VERBS.has(args.action)) {
-    throw new UsageError("USAGE_ADMIN", `unknown action '${args.action}' (see veilnet admin --help)`);
-  }
-  const verb = args.action as AdminVerb;
-  const node = need(args.target, `${verb} needs a NODE`);
-  const link = linkFor(a, args);
-  if (!link)
-    throw new UsageError("USAGE_NO_MASTERS", "no Master URLs: pass --masters or run the Guardian with them");
-  try {
-    const outcome = await runAdmin(
-      a,
-      link,
-      verb,
-      node,
-      {
-        ...(args.value ? { taint: args.value } : {}),
-        ...(args.hard ? { hard: true } : {}),
-        ...(args.reason ? { reason: args.reason } : {}),
-      },
-      "admin",
-      args.timeout ? parseDuration(args.timeout, "--timeout") : ADMIN_TIMEOUT_MS,
-    );
-    const answer = outcome.answer;
-    const human = answer
-      ? `${verb} ${outcome.node.slice(0, 16)}: ${answer.ok ? "ok" : `refused ${answer.error?.code}: ${answer.error?.message}`} (${outcome.rttMs.toFixed(1)} ms)${answer.result ? `\n${JSON.stringify(answer.result, null, 2)}` : ""}`
-      : `${verb} ${outcome.node.slice(0, 16)}: node unreachable (${outcome.failure?.code}: ${outcome.failure?.message})`;
-    print(human, outcome);
-    return answer?.ok ? 0 : 1;
-  } finally {
-    await link.close();
-  }
-}
-
-function linkFor(a: Authority, args: Args): ControlLink | undefined {
-  const saved = a.store.setting("masters");
-  const masters = args.masters ? parseList(args.masters) : saved ? (JSON.parse(saved) as string[]) : [];
-  return masters.length > 0 ? new ControlLink(a, masters) : undefined;
-}
-
-function need(v: string | undefined, message: string): string {
-  if (!v) throw new UsageError("USAGE_ADMIN", message);
-  return v;
+/** One line (plus the node's result, if any) for a person. */
+function describeOutcome(outcome: AdminOutcome): string {
+  const { answer, verb } = outcome;
+  const node = outcome.node.slice(0, 16);
+  if (!answer)
+    return `${verb} ${node}: node unreachable (${outcome.failure?.code}: ${outcome.failure?.message})`;
+  const status = answer.ok ? "ok" : `refused ${answer.error?.code}: ${answer.error?.message}`;
+  const result = answer.result ? `\n${JSON.stringify(answer.result, null, 2)}` : "";
+  return `${verb} ${node}: ${status} (${outcome.rttMs.toFixed(1)} ms)${result}`;
 }
