@@ -83,12 +83,10 @@ describe.skipIf(!isRoot)("node lifecycle end to end", () => {
         const t0 = Date.now();
         const adminRun = d.demo.admin(["quarantine", id.slice(0, 12), "--reason", "e2e"]);
         // Every peer's view: no session with it any more.
+        // All peers asked at once: one round is one CLI start, not three in a row.
         const peersDownMs = await until(CUT_OFF_MS * 3, async () => {
-          for (const p of peers) {
-            const v = peersOf(await d.demo.localStatus(p)).find((x) => x.id === id);
-            if (v?.state === "up") return false;
-          }
-          return true;
+          const views = await Promise.all(peers.map((p) => d.demo.localStatus(p)));
+          return views.every((v) => peersOf(v).find((x) => x.id === id)?.state !== "up");
         });
         const r = await adminRun;
         const adminMs = Date.now() - t0;
@@ -143,11 +141,11 @@ describe.skipIf(!isRoot)("node lifecycle end to end", () => {
       const t0 = Date.now();
       const adminRun = d.demo.admin(["revoke", id.slice(0, 12), "--reason", "e2e"]);
       const blockedMs = await until(CUT_OFF_MS * 3, async () => {
-        for (const p of peers) {
-          const v = peersOf(await d.demo.localStatus(p)).find((x) => x.id === id);
-          if (v && v.state !== "blocked") return false;
-        }
-        return true;
+        const views = await Promise.all(peers.map((p) => d.demo.localStatus(p)));
+        return views.every((v) => {
+          const view = peersOf(v).find((x) => x.id === id);
+          return !view || view.state === "blocked";
+        });
       });
       const r = await adminRun;
       const adminMs = Date.now() - t0;

@@ -30,7 +30,7 @@ export interface ApiServerOptions {
   readonly hostname: string;
   readonly port: number;
   /** Called after each successful enrolment or renewal (for logs and metrics). */
-  readonly onIssued?: (kind: "enrol" | "renew", nodeId: string) => void;
+  readonly onIssued?: (kind: "enrol" | "renew", nodeId: string, realm: string) => void;
   /** Refusals are logged here (code and message only; never the token). */
   readonly onRefused?: (path: string, code: string, message: string) => void;
 }
@@ -56,7 +56,7 @@ export function startApiServer(
           const body = await readJson(req);
           const kind = url.pathname === PATH_ENROL ? "enrol" : "renew";
           const creds = kind === "enrol" ? await service.enrol(body) : await service.renew(body);
-          o.onIssued?.(kind, creds.nodeId);
+          o.onIssued?.(kind, creds.nodeId, creds.realm);
           return Response.json(credentialsJson(creds));
         }
         if (req.method === "GET" && url.pathname === PATH_REVOCATIONS) {
