@@ -360,6 +360,11 @@ export class Agent {
     return this.table.estimate(dest);
   }
 
+  /** What this node currently advertises, as a full summary (introspection: nothing is published). */
+  advertisedSummary(): Summary {
+    return this.table.snapshotSummary(this.seq);
+  }
+
   /** The usable neighbours' claims towards `dest` (link RTT + claim, ms), best first (introspection). */
   claimsTo(dest: NodeId): [NodeId, number][] {
     return this.table.rank(dest, NO_NODES);

@@ -337,7 +337,7 @@ export class MultiHop {
       for (const [n, ms] of this.agent.claimsTo(d.dest)) c[this.dir.name(n)] = Math.round(ms * 100) / 100;
       claims[this.dir.name(d.dest)] = c;
     }
-    const own = this.agent.summary();
+    const own = this.agent.advertisedSummary();
     const advertises: Record<string, string> = {};
     for (let i = 0; i < Math.min(own.dests.length, 64); i++) {
       const cost = own.costs[i]!;
