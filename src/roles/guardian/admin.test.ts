@@ -58,9 +58,8 @@ function recordingHandler(calls: string[]): AdminHandler {
   };
 }
 
-test("every admin command round-trips; replayed, expired and forged commands are refused and logged", async () => {
-  const a = h.daemon.authority;
-  const link = h.daemon.link!;
+/** An enrolled node answering admin commands with the recording handler. */
+async function startNode() {
   const n = await h.enrolNode("alpha");
   const conn = await ControlConnection.connect(controlConnectOptions(n.creds, n.keys));
   const calls: string[] = [];
@@ -75,6 +74,13 @@ test("every admin command round-trips; replayed, expired and forged commands are
   });
   responder.start();
   await conn.flush();
+  return { n, conn, calls, refusals, responder };
+}
+
+test("every admin command round-trips; replayed, expired and forged commands are refused and logged", async () => {
+  const a = h.daemon.authority;
+  const link = h.daemon.link!;
+  const { n, conn, calls, refusals, responder } = await startNode();
 
   const id = n.creds.nodeId;
   const run = (verb: AdminVerb, args = {}) => runAdmin(a, link, verb, id, args, "test");
@@ -177,18 +183,7 @@ test("every admin command round-trips; replayed, expired and forged commands are
 }, 60_000);
 
 test("the running Guardian takes node commands on its admin socket; hostile requests are refused", async () => {
-  const n = await h.enrolNode("alpha");
-  const conn = await ControlConnection.connect(controlConnectOptions(n.creds, n.keys));
-  const calls: string[] = [];
-  const responder = new AdminResponder({
-    identity: n.keys.identity,
-    realm: "alpha",
-    guardian: n.creds.guardian,
-    connection: conn,
-    handler: recordingHandler(calls),
-  });
-  responder.start();
-  await conn.flush();
+  const { n, conn, calls, responder } = await startNode();
   const id = n.creds.nodeId;
   try {
     const request = {
