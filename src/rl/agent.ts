@@ -281,16 +281,7 @@ export class Agent {
       this.stats.publishes++;
       this.book.push({ type: "publish", summary: this.table.takeSummary(++this.seq, false) });
     }
-    const actions = this.book.drain();
-    for (const a of actions) {
-      if (a.type !== "switch" || a.reason !== "failover") continue;
-      // A failover is forced, not chosen by comparing paths: the minimum dwell does not hold data
-      // on the path it fell back to once the path it left answers again and is clearly better (a
-      // relay that stalled for a second otherwise handed the data to a 40 ms slower path for 10 s).
-      const ds = this.book.dest(a.dest);
-      if (ds?.active?.id === a.pathId) ds.activeChosen = false;
-    }
-    return actions;
+    return this.book.drain();
   }
 
   /* ---- persistence ---- */
