@@ -446,8 +446,7 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
       throw e;
     }
   }, 90_000);
-  // The scenarios' assertions live in the functions above; every measured number is printed. Those
-  // still `test.todo` do not meet their targets reliably yet (run them with `bun test --todo`).
+  // The scenarios' assertions live in the functions above; every measured number is printed.
   // They run in this order. The liar scenario leaves h2 lying and +40 ms on h2–h3; the lossy/slow
   // scenario clears both middle links; the restart scenario sets the +40 ms again and clears it.
   test("a cut link on the active path: traffic moves the other way, ping gap ≤ 2 s", cutDuringPing, 120_000);
@@ -465,12 +464,8 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
     lossySlowAvoided,
     190_000,
   );
-  test.todo(
-    "a restarted node picks the good path from its stored Q-table before a cold one — met in 3 consecutive runs " +
-      "(after the node was up: warm 4630 / 34631 / 6563 ms, cold 14929 / 45681 / 15983 ms), not in the 4th " +
-      "(warm 25359, cold 16665 ms: the stored builds failed before the hops' sessions and certificates were " +
-      "there, and under a load average of 10–13 the good side measured 430–520 ms RTT against 250–350 ms for " +
-      "the +40 ms side)",
+  test(
+    "a restarted node picks the good path from its stored Q-table before a cold one",
     warmBeforeCold,
     200_000,
   );
