@@ -29,6 +29,11 @@ export class EventQueue {
     h[i] = e;
   }
 
+  /** Drops every pending event (the run is over; what they hold can be collected). */
+  clear(): void {
+    this.heap.length = 0;
+  }
+
   /** Runs events in order until the queue is empty or the next event is after `until`. */
   runUntil(until: number): void {
     const h = this.heap;

@@ -352,7 +352,9 @@ function warmRestart(world: World, topo: Topology, sc: Scenario): Convergence {
     store.close();
     return loaded;
   });
-  // the first network is over: free its tables before the second one is built
+  // the first network is over: free its tables (and the pending events that hold them) before the
+  // second one is built
+  world.q.clear();
   world.agents.fill(null);
   for (const p of world.persisted) {
     p.routes.clear();
