@@ -30,6 +30,8 @@ export const CTRL_SLOT_SIZE = 2048;
 export const CTRL_DATA_OFF = 48;
 export const CTRL_MAX_DATAGRAM = CTRL_SLOT_SIZE - CTRL_DATA_OFF;
 export const BATCH = 64;
+/** Messages per recvmmsg when UDP GRO is on: each is a batch of datagrams up to 64 KiB. */
+export const RX_GRO_BATCH = 16;
 /** Bits in the RFC 6479 replay ring per receive key; the usable window is 64 bits smaller. */
 export const REPLAY_RING_BITS = 4096;
 /** Label table: open-addressing buckets (power of two) over a fixed array of entries. */
@@ -205,6 +207,7 @@ export function nativeDefines(): Record<string, string> {
     CTRL_DATA_OFF,
     CTRL_MAX_DATAGRAM,
     BATCH,
+    RX_GRO_BATCH,
     REPLAY_RING_BITS,
     LABEL_BUCKETS,
     LABEL_MAX,

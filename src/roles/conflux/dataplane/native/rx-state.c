@@ -18,6 +18,7 @@ typedef struct {
   u8 *sh;
   int tun, udp, stopfd;
   u32 slot_size;
+  u32 batch;                   /* messages per recvmmsg: BATCH, or RX_GRO_BATCH with offload */
   u8 *bufs;
   u8 names[BATCH][32];
   u8 cmsg[BATCH][CMSG_SPACE_GRO];
@@ -47,7 +48,10 @@ void *dp_rx_new(u8 *shared, int tun, int udp, int stopfd, u32 mtu, int offload) 
   if (need < CTRL_SLOT_SIZE + 64) need = CTRL_SLOT_SIZE + 64;
   if (offload) need = MAX_SUPER + 64; /* a GRO batch of datagrams arrives as one message */
   r->slot_size = (need + 63) & ~63u;
-  r->bufs = calloc(BATCH, r->slot_size);
+  /* With GRO a message is a whole batch of datagrams (up to 64 KiB): RX_GRO_BATCH of them per
+   * recvmmsg is plenty, and keeps 3 MiB of receive slots out of the node's resident memory. */
+  r->batch = offload ? RX_GRO_BATCH : BATCH;
+  r->bufs = calloc(r->batch, r->slot_size);
   if (offload) r->pend = calloc(1, VNET + MAX_SUPER + 64);
   if (!r->bufs || (offload && !r->pend)) { free(r->bufs); free(r->pend); free(r); return 0; }
   return r;

@@ -57,7 +57,7 @@ int dp_rx_run(rx_t *r) {
   V32(r->sh, G_RX_STATUS) = 1;
   for (;;) {
     if (V32(r->sh, G_STOP)) break;
-    for (int i = 0; i < BATCH; i++) {
+    for (u32 i = 0; i < r->batch; i++) {
       r->iov[i].iov_base = r->bufs + (u64)i * r->slot_size;
       r->iov[i].iov_len = r->slot_size;
       struct msghdr *m = &r->msgs[i].msg_hdr;
@@ -70,7 +70,7 @@ int dp_rx_run(rx_t *r) {
       m->msg_flags = 0;
       r->msgs[i].msg_len = 0;
     }
-    int n = recvmmsg(r->udp, r->msgs, BATCH, MSG_DONTWAIT, 0);
+    int n = recvmmsg(r->udp, r->msgs, r->batch, MSG_DONTWAIT, 0);
     if (n < 0) {
       int e = *__errno_location();
       if (e == EAGAIN) {
