@@ -19,6 +19,7 @@ import {
   isAdminVerb,
   parseAdminArgs,
 } from "../../../guardian-api/admin-protocol.ts";
+import { AdminProtocolError } from "../../../guardian-api/errors.ts";
 import { LocalControlError, type LocalHandler, requestLocal } from "../../conflux/local-control.ts";
 import type { AdminOutcome } from "./actions.ts";
 
@@ -41,11 +42,11 @@ export function adminSocketPath(stateDir: string): string {
   return join(stateDir, GUARDIAN_ADMIN_SOCKET);
 }
 
-/** Checks a request that came in on the socket. Throws a one-line reason. */
+/** Checks a request that came in on the socket. Throws AdminProtocolError with a one-line reason. */
 export function parseAdminRequest(o: Record<string, unknown>): AdminRequest {
-  if (typeof o.verb !== "string" || !isAdminVerb(o.verb)) throw new Error("unknown admin verb");
+  if (typeof o.verb !== "string" || !isAdminVerb(o.verb)) throw badRequest("unknown admin verb");
   if (typeof o.target !== "string" || o.target.length === 0 || o.target.length > 128) {
-    throw new Error("target must be a node id, id prefix or overlay IPv6");
+    throw badRequest("target must be a node id, id prefix or overlay IPv6");
   }
   const timeoutMs = o.timeoutMs;
   if (
@@ -54,9 +55,13 @@ export function parseAdminRequest(o: Record<string, unknown>): AdminRequest {
     timeoutMs < 1 ||
     timeoutMs > MAX_ADMIN_TIMEOUT_MS
   ) {
-    throw new Error(`timeoutMs must be an integer in 1..${MAX_ADMIN_TIMEOUT_MS}`);
+    throw badRequest(`timeoutMs must be an integer in 1..${MAX_ADMIN_TIMEOUT_MS}`);
   }
   return { verb: o.verb, target: o.target, args: parseAdminArgs(o.args ?? {}), timeoutMs };
+}
+
+function badRequest(message: string): AdminProtocolError {
+  return new AdminProtocolError("ADMIN_BAD_REQUEST", message);
 }
 
 /** The daemon's side: the socket's one command, which runs `run` on a checked request. */
