@@ -15,7 +15,6 @@ import { DEFAULT_CREDENTIAL_TTL_MS } from "./credentials.ts";
 import { startDaemon } from "./daemon.ts";
 import { parseDuration, parseList } from "./duration.ts";
 
-export { DEFAULT_STATE_DIR };
 export const DEFAULT_LISTEN = "127.0.0.1:7443";
 
 export const guardianCommand = defineCommand({

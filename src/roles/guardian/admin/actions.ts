@@ -22,8 +22,6 @@ import { type NodeRecord, NodeStatus } from "../store/records.ts";
 
 import { ADMIN_TIMEOUT_MS } from "./cli-args.ts";
 
-export { ADMIN_TIMEOUT_MS };
-
 export interface AdminOutcome {
   readonly node: string;
   readonly verb: AdminVerb;

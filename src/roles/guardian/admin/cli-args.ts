@@ -1,4 +1,5 @@
 /** `veilnet admin`'s flags as both of its paths (via the running Guardian, or direct) use them. */
+import { parseDuration } from "../duration.ts";
 
 /** How long a node command waits for the node's answer unless --timeout says otherwise. */
 export const ADMIN_TIMEOUT_MS = 5_000;
@@ -23,6 +24,11 @@ export type AdminCliArgs = {
   limit?: string;
   json?: boolean;
 };
+
+/** How long a node command waits for the node's answer: --timeout, else the default. */
+export function adminTimeoutMs(args: AdminCliArgs): number {
+  return args.timeout ? parseDuration(args.timeout, "--timeout") : ADMIN_TIMEOUT_MS;
+}
 
 /** The arguments a node command carries, from the CLI's flags. */
 export function nodeCommandArgs(args: AdminCliArgs): { taint?: string; hard?: boolean; reason?: string } {

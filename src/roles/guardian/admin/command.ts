@@ -11,10 +11,9 @@
  */
 import { defineCommand } from "citty";
 import { isAdminVerb } from "../../../guardian-api/admin-protocol.ts";
-import { parseDuration } from "../duration.ts";
 import type { AdminOutcome } from "./actions.ts";
 import { adminViaGuardian } from "./admin-socket.ts";
-import { ADMIN_TIMEOUT_MS, type AdminCliArgs, DEFAULT_STATE_DIR, nodeCommandArgs } from "./cli-args.ts";
+import { type AdminCliArgs, adminTimeoutMs, DEFAULT_STATE_DIR, nodeCommandArgs } from "./cli-args.ts";
 
 export const adminCommand = defineCommand({
   meta: { name: "admin", description: "realms, enrolment tokens and signed admin commands (Guardian host)" },
@@ -48,8 +47,12 @@ export const adminCommand = defineCommand({
     const cli: AdminCliArgs = { ...args, state: args.state ?? DEFAULT_STATE_DIR };
     let outcome: AdminOutcome | undefined;
     if (isAdminVerb(cli.action) && cli.target && !cli.masters) {
-      const timeoutMs = cli.timeout ? parseDuration(cli.timeout, "--timeout") : ADMIN_TIMEOUT_MS;
-      const request = { verb: cli.action, target: cli.target, args: nodeCommandArgs(cli), timeoutMs };
+      const request = {
+        verb: cli.action,
+        target: cli.target,
+        args: nodeCommandArgs(cli),
+        timeoutMs: adminTimeoutMs(cli),
+      };
       outcome = await adminViaGuardian(cli.state, request);
     }
     if (!outcome) {

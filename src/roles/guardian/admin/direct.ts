@@ -11,8 +11,8 @@ import { parseTaints } from "../enrol.ts";
 import { ipv4String } from "../ipv4.ts";
 import { ControlLink } from "../nats/control-link.ts";
 import { hashToken, newToken, tokenHandle } from "../tokens.ts";
-import { ADMIN_TIMEOUT_MS, type AdminOutcome, runAdmin } from "./actions.ts";
-import { type AdminCliArgs, nodeCommandArgs } from "./cli-args.ts";
+import { type AdminOutcome, runAdmin } from "./actions.ts";
+import { type AdminCliArgs, adminTimeoutMs, nodeCommandArgs } from "./cli-args.ts";
 
 /** Runs one `veilnet admin` action against the state directory; a node command's outcome is returned for printing. */
 export async function runDirect(args: AdminCliArgs): Promise<number | AdminOutcome> {
@@ -119,15 +119,7 @@ async function act(a: Authority, args: AdminCliArgs): Promise<number | AdminOutc
   if (!link)
     throw new UsageError("USAGE_NO_MASTERS", "no Master URLs: pass --masters or run the Guardian with them");
   try {
-    return await runAdmin(
-      a,
-      link,
-      verb,
-      node,
-      nodeCommandArgs(args),
-      "admin",
-      args.timeout ? parseDuration(args.timeout, "--timeout") : ADMIN_TIMEOUT_MS,
-    );
+    return await runAdmin(a, link, verb, node, nodeCommandArgs(args), "admin", adminTimeoutMs(args));
   } finally {
     await link.close();
   }
