@@ -62,10 +62,7 @@ export class TlsCa {
 
   /** A new self-signed CA (ECDSA P-256, path length 0). */
   static async create(opts: { commonName: string; validDays?: number }): Promise<TlsCa> {
-    const keys = (await crypto.subtle.generateKey(TLS_KEY_ALGORITHM, true, [
-      "sign",
-      "verify",
-    ])) as CryptoKeyPair;
+    const keys = await generateTlsKeyPair();
     const now = Date.now();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
