@@ -82,17 +82,18 @@ describe("agent - cold start", () => {
 });
 
 describe("agent - warm start", () => {
-  test("a stored route whose first build fails (links not up yet) is built on a later attempt", () => {
+  test("a stored route is not tried before its first hop is up; a failed build is tried again", () => {
     const ag = new Agent({ self: 0, seed: 5 });
     ag.importRows([{ dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 }], [], 0);
-    // no link session yet: the first pipelined build of the stored route fails
-    const first = builds(ag.tick(0));
-    expect(first.map((b) => b.hops)).toEqual([[6, 5, 9]]);
-    ag.observe({ type: "buildFailed", buildId: first[0]!.buildId }, 500);
+    // no link session yet: nothing is built, and no attempt is spent
+    for (let t = 0; t < 1_000; t += 100) expect(builds(ag.tick(t))).toEqual([]);
     ag.onLinkUp(6, 1_000, 1);
-    const seen = run(ag, 1_000, 6_000, {}, () => 3);
+    const first = builds(ag.tick(1_000));
+    expect(first.map((b) => b.hops)).toEqual([[6, 5, 9]]);
+    ag.observe({ type: "buildFailed", buildId: first[0]!.buildId }, 1_500);
+    const seen = run(ag, 1_500, 8_000, {}, () => 3);
     expect(builds(seen).some((b) => b.hops?.join() === "6,5,9")).toBe(true);
-    expect(ag.choose(9, 6_000).path).toEqual([6, 5, 9]);
+    expect(ag.choose(9, 8_000).path).toEqual([6, 5, 9]);
   });
 });
 
@@ -129,46 +130,62 @@ describe("agent - a build's RTT", () => {
   });
 });
 
+const STORED = [
+  { dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 },
+  { dest: 9, hops: [1, 2, 9], mu: 45, variance: 4, nEff: 10, loss: 0, lastMs: 0 },
+];
+const explicit = (a: Action[]) => builds(a).filter((b) => b.hops !== null);
+
 describe("agent - warm start order", () => {
-  test("when a worse stored route answers first, data moves to the better one without waiting out the dwell", () => {
+  test("stored routes are rebuilt one at a time, the best first: it is the first path, the worse one follows", () => {
     const ag = new Agent({ self: 0, seed: 4 });
-    ag.importRows(
-      [
-        { dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 },
-        { dest: 9, hops: [1, 2, 9], mu: 45, variance: 4, nEff: 10, loss: 0, lastMs: 0 },
-      ],
-      [],
-      0,
-    );
+    ag.importRows(STORED, [], 0);
     ag.onLinkUp(1, 0, 1);
     ag.onLinkUp(6, 0, 1);
     const bs = builds(ag.tick(0));
-    expect(bs.length).toBe(2);
-    const slow = bs.find((b) => b.hops?.[0] === 1)!;
-    const fast = bs.find((b) => b.hops?.[0] === 6)!;
-    // the slow route's build answers first, the fast one 200 ms later
+    expect(bs.map((b) => b.hops)).toEqual([[6, 5, 9]]);
     ag.observe(
       {
         type: "built",
-        buildId: slow.buildId,
-        hops: [1, 2, 9],
-        prefixRttMs: [1, 20, 45],
-        claimsMs: [Number.NaN, Number.NaN, 0],
-      },
-      50,
-    );
-    expect(ag.choose(9, 60).path).toEqual([1, 2, 9]);
-    ag.observe(
-      {
-        type: "built",
-        buildId: fast.buildId,
+        buildId: bs[0]!.buildId,
         hops: [6, 5, 9],
         prefixRttMs: [1, 2, 3],
-        claimsMs: [Number.NaN, Number.NaN, 0],
+        claimsMs: [NaN, NaN, 0],
       },
       250,
     );
-    run(ag, 300, 3_000, {}, RTT);
-    expect(ag.choose(9, 3_000).path).toEqual([6, 5, 9]);
+    expect(ag.choose(9, 260).path).toEqual([6, 5, 9]);
+    const seen = run(ag, 300, 5_000, {}, RTT);
+    expect(explicit(seen).map((b) => b.hops)).toContainEqual([1, 2, 9]);
+    expect(ag.choose(9, 5_000).path).toEqual([6, 5, 9]);
+  });
+
+  test("a worse stored route waits for the better one's first hop, for a while", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.importRows(STORED, [], 0);
+    ag.onLinkUp(1, 0, 1); // only the worse route's first hop is up (builds from the claims fail)
+    expect(explicit(run(ag, 0, 2_900, {}, RTT))).toEqual([]);
+    expect(explicit(run(ag, 2_900, 3_500, {}, RTT)).map((b) => b.hops)).toEqual([[1, 2, 9]]);
+  });
+
+  test("the better route's first hop coming up within the wait: it is built first", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.importRows(STORED, [], 0);
+    ag.onLinkUp(1, 0, 1);
+    expect(explicit(run(ag, 0, 1_000, {}, RTT))).toEqual([]);
+    ag.onLinkUp(6, 1_000, 1);
+    expect(explicit(run(ag, 1_000, 1_200, {}, RTT)).map((b) => b.hops)).toEqual([[6, 5, 9]]);
+    expect(ag.choose(9, 1_200).path).toEqual([6, 5, 9]);
+  });
+
+  test("when the worse stored route was built first, data moves to the better one without waiting out the dwell", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.importRows(STORED, [], 0);
+    ag.onLinkUp(1, 0, 1);
+    run(ag, 0, 3_500, {}, RTT);
+    expect(ag.choose(9, 3_500).path).toEqual([1, 2, 9]);
+    ag.onLinkUp(6, 3_500, 1);
+    run(ag, 3_500, 7_000, {}, RTT);
+    expect(ag.choose(9, 7_000).path).toEqual([6, 5, 9]);
   });
 });

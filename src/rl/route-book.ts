@@ -18,11 +18,17 @@ const BUILD_BACKOFF_MAX_MS = 30_000;
 /** A destination with no path at all keeps trying at least this often. */
 const BUILD_BACKOFF_NO_PATH_MS = 4_000;
 const IDLE_PROBE_AFTER_MS = 2_000;
-/** A warm-started path whose first RTT is within this factor of its stored μ keeps its stored confidence. */
+/** Stored routes rebuilt per destination (warm start). */
 const STORED_ROUTES_PER_DEST = 3;
 /** A stored route is tried this many times at most, this far apart (warm start). */
 const STORED_ATTEMPTS = 3;
 const STORED_RETRY_MS = 2_000;
+/** Worse stored routes wait this long (from loading) for a better one's first hop to come up. */
+const STORED_HOP_WAIT_MS = 3_000;
+/** A stored route whose first hop is not up this long after loading is dropped. */
+const STORED_HOP_GIVE_UP_MS = 60_000;
+/** While no stored route's first hop is up, they are looked at this often. */
+const STORED_POLL_MS = 100;
 const EMPTY: ReadonlySet<NodeId> = new Set();
 /** Rotation and retirement run this often per destination, not every tick. */
 const MAINTAIN_EVERY_MS = 500;
@@ -357,12 +363,6 @@ export class RouteBook extends RouteState {
   }
 
   /**
-   * Rebuilds the stored routes (warm start). A restarted node's link sessions and its hops'
-   * certificates may take longer than one build to come back, so a stored route that failed to
-   * build is tried again, STORED_ATTEMPTS times in all, STORED_RETRY_MS apart; one that was built,
-   * or whose hops a built path already has, is done.
-   */
-  /**
    * An up neighbour that no built path starts with and whose claims do not rank it towards `dest`.
    * Its own route may run back through this node (split horizon withdraws it here) while its other
    * neighbours reach the destination: a ring whose far side routes through us is the simplest case.
@@ -382,14 +382,38 @@ export class RouteBook extends RouteState {
     return pick;
   }
 
+  /**
+   * Rebuilds the stored routes (warm start), one at a time, the lowest stored μ first. The first
+   * path built becomes the active one: a worse stored route whose build happened to answer first
+   * would have to be beaten by measurement, which on a busy node takes far longer than a build.
+   *
+   * A route is tried only once its first hop is up (a restarted node's links come back one by one,
+   * after the routes are loaded), and a worse route waits for a better one whose first hop is not up
+   * yet, for STORED_HOP_WAIT_MS after the routes were loaded; a route whose first hop is not up
+   * within STORED_HOP_GIVE_UP_MS is dropped. A build that failed is tried again, STORED_ATTEMPTS
+   * times in all, and the routes tried least often go first (a failed best route does not hold up
+   * the next one); a build starts at most every STORED_RETRY_MS. A route that was built, or whose
+   * hops a built path already has, is done.
+   */
   private rebuildStored(ds: DestState, now: number): void {
     ds.stored = ds.stored.filter(
-      (s) => s.attempts < STORED_ATTEMPTS && !ds.paths.some((r) => r.sameHops(s.hops)),
+      (s) =>
+        s.attempts < STORED_ATTEMPTS &&
+        (s.attempts > 0 || now - s.lastMs < STORED_HOP_GIVE_UP_MS || this.up.has(s.hops[0]!)) &&
+        !ds.paths.some((r) => r.sameHops(s.hops)),
     );
+    let pick: StoredRoute | undefined;
     for (const s of ds.stored.slice(0, STORED_ROUTES_PER_DEST)) {
-      s.attempts++;
-      this.startBuild(ds, s.hops[0]!, s.hops, [], Number.NaN, s, null, now);
+      if (this.up.has(s.hops[0]!)) {
+        if (!pick || s.attempts < pick.attempts) pick = s;
+      } else if (now - s.lastMs < STORED_HOP_WAIT_MS) break;
     }
+    if (!pick) {
+      ds.nextStoredAt = now + STORED_POLL_MS;
+      return;
+    }
+    pick.attempts++;
+    this.startBuild(ds, pick.hops[0]!, pick.hops, [], Number.NaN, pick, null, now);
     ds.nextStoredAt = now + STORED_RETRY_MS;
   }
 
