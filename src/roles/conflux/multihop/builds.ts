@@ -1,8 +1,9 @@
 /**
  * Carries out the agent's `build` actions: resolves open routes from the claims (health-board.ts),
- * waits briefly for the first hop's link and the hops' certificates (a restarted node rebuilds its
- * stored routes before its links are up), telescopes the path through PathService, and times each
- * extension so the agent learns the RTT to every prefix of the route (its liar check needs them).
+ * waits briefly for the first hop's link to answer a link probe and for the hops' certificates (a
+ * restarted node rebuilds its stored routes before its links are up, and a cell sent before the
+ * peer has installed the session is lost, with no retransmission), telescopes the path through
+ * PathService, and times each extension so the agent learns the RTT to every prefix of the route (its liar check needs them).
  *
  *   prefixRtt[k] = arrival of hop k's CREATED/EXTENDED − sending of the cell that asked for it
  *
@@ -45,6 +46,7 @@ export interface BuildDeps {
   readonly paths: PathService;
   /** Certified KEM keys of a node, or null when its certificate is unknown. */
   readonly hopInfo: (n: NodeId) => HopInfo | null;
+  /** A link session to `n` is up and has answered a link probe (both ends hold its keys). */
   readonly hasLink: (n: NodeId) => boolean;
   readonly observe: (o: Observation) => void;
   readonly onOriginData: (o: OriginRecord, plaintext: Uint8Array, now: number) => void;

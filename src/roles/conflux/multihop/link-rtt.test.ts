@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BACKGROUND_MS, DEAD_AFTER_MISSES, LinkRtt, MIN_SAMPLES } from "./link-rtt.ts";
+import { BACKGROUND_MS, CONFIRM_PROBE_MS, DEAD_AFTER_MISSES, LinkRtt, MIN_SAMPLES } from "./link-rtt.ts";
 
 function harness() {
   const sent: bigint[] = [];
@@ -58,5 +58,31 @@ describe("LinkRtt", () => {
       rtt.echo(sent.at(-1)!, t);
     }
     expect(events).toEqual([]);
+  });
+
+  test("until its first echo a link is also probed every CONFIRM_PROBE_MS, and those probes count no misses", () => {
+    const { rtt, sent, events } = harness();
+    rtt.up("aa", 0);
+    let t = 0;
+    for (; t < BACKGROUND_MS; t += 50) rtt.tick(t);
+    // one background probe at 0, then a confirmation probe every CONFIRM_PROBE_MS
+    expect(sent.length).toBe(1 + Math.floor((BACKGROUND_MS - 1) / CONFIRM_PROBE_MS));
+    expect(rtt.answered("aa")).toBe(false);
+    // many confirmation probes time out, fewer than DEAD_AFTER_MISSES background ones: not dead
+    for (; t < (DEAD_AFTER_MISSES - 1) * BACKGROUND_MS; t += 50) rtt.tick(t);
+    expect(events).toEqual([]);
+    rtt.echo(sent.at(-1)!, t);
+    expect(rtt.answered("aa")).toBe(true);
+    const n = sent.length;
+    for (const end = t + BACKGROUND_MS - 100; t < end; t += 50) rtt.tick(t);
+    expect(sent.length).toBe(n + 1); // the background probe only
+  });
+
+  test("a link that never answers is still reported dead after DEAD_AFTER_MISSES background probes", () => {
+    const { rtt, events } = harness();
+    rtt.up("aa", 0);
+    for (let t = 0; t < (DEAD_AFTER_MISSES + 2) * BACKGROUND_MS; t += 50) rtt.tick(t);
+    expect(events).toEqual(["dead aa"]);
+    expect(rtt.answered("aa")).toBe(false);
   });
 });

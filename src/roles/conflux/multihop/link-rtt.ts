@@ -8,6 +8,11 @@
  * probed in the background, and the agent's link probes are answered only once MIN_SAMPLES echoes
  * are in the window, with their minimum; until then the agent ranks by its placeholder link cost.
  *
+ * Until a new link's first echo is back, it is probed every CONFIRM_PROBE_MS as well: that echo
+ * shows both ends hold the link's cell keys (a responder's first cells, sent while the initiator is
+ * still installing the session, are dropped there), and builds wait for it (builds.ts). These extra
+ * probes count no misses.
+ *
  * The same probes tell a dead link: DEAD_AFTER_MISSES unanswered probes in a row (a few seconds,
  * against the peer manager's 35 s of silence before it tears the session down) report the link
  * dead, and the next echo reports it alive again. A dead link answers no link probe.
@@ -19,12 +24,15 @@ export const BACKGROUND_MS = 1_000;
 export const DEAD_AFTER_MISSES = 4;
 export const WINDOW_MS = 60_000;
 export const MIN_SAMPLES = 8;
+/** A link with no echo yet is also probed this often (those probes count no misses). */
+export const CONFIRM_PROBE_MS = 150;
 const ECHO_TIMEOUT_MS = 2_000;
 const MAX_SAMPLES = 64;
 
 interface Neighbour {
   readonly peerIdHex: string;
   nextAt: number;
+  nextConfirmAt: number;
   misses: number;
   dead: boolean;
   readonly samples: { at: number; ms: number }[];
@@ -41,7 +49,7 @@ export interface LinkRttOptions {
 
 export class LinkRtt {
   readonly #n = new Map<string, Neighbour>();
-  readonly #inFlight = new Map<bigint, { peerIdHex: string; at: number }>();
+  readonly #inFlight = new Map<bigint, { peerIdHex: string; at: number; counts: boolean }>();
   readonly #o: LinkRttOptions;
   #token = 1n;
   readonly counters = { probes: 0, echoes: 0 };
@@ -54,6 +62,7 @@ export class LinkRtt {
     this.#n.set(peerIdHex, {
       peerIdHex,
       nextAt: now,
+      nextConfirmAt: now + CONFIRM_PROBE_MS,
       misses: 0,
       dead: false,
       samples: [],
@@ -66,6 +75,12 @@ export class LinkRtt {
 
   isDead(peerIdHex: string): boolean {
     return this.#n.get(peerIdHex)?.dead ?? false;
+  }
+
+  /** True once a probe sent over the link (since it came up) was echoed, and it is not dead. */
+  answered(peerIdHex: string): boolean {
+    const n = this.#n.get(peerIdHex);
+    return n !== undefined && !n.dead && n.samples.length > 0;
   }
 
   /** Minimum RTT over the window; NaN until MIN_SAMPLES echoes are in it. */
@@ -103,18 +118,27 @@ export class LinkRtt {
       if (now - f.at <= ECHO_TIMEOUT_MS) continue;
       this.#inFlight.delete(t);
       const n = this.#n.get(f.peerIdHex);
-      if (!n || ++n.misses < DEAD_AFTER_MISSES || n.dead) continue;
+      if (!n || !f.counts || ++n.misses < DEAD_AFTER_MISSES || n.dead) continue;
       n.dead = true;
       this.#o.onDead?.(n.peerIdHex, now);
     }
     for (const n of this.#n.values()) {
-      if (now < n.nextAt) continue;
-      n.nextAt = now + BACKGROUND_MS;
-      const token = this.#token++;
-      if (this.#o.probe(n.peerIdHex, token, now)) {
-        this.counters.probes++;
-        this.#inFlight.set(token, { peerIdHex: n.peerIdHex, at: now });
+      if (now >= n.nextAt) {
+        n.nextAt = now + BACKGROUND_MS;
+        n.nextConfirmAt = now + CONFIRM_PROBE_MS;
+        this.#send(n, true, now);
+      } else if (n.samples.length === 0 && now >= n.nextConfirmAt) {
+        n.nextConfirmAt = now + CONFIRM_PROBE_MS;
+        this.#send(n, false, now);
       }
+    }
+  }
+
+  #send(n: Neighbour, counts: boolean, now: number): void {
+    const token = this.#token++;
+    if (this.#o.probe(n.peerIdHex, token, now)) {
+      this.counters.probes++;
+      this.#inFlight.set(token, { peerIdHex: n.peerIdHex, at: now, counts });
     }
   }
 }

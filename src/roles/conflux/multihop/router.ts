@@ -61,8 +61,8 @@ const PATH_LIFETIME_MS = 7 * 60_000;
 const STANDBY_PROBE_MS = 2_000;
 /**
  * Stored routes are handed to the agent when the first link session comes up, or after this long:
- * the agent rebuilds them at once and tries each a few times, and builds started before any link
- * is up spend those attempts on nothing (a restarted node under load then started cold).
+ * the agent rebuilds them one at a time, best first, each once its first hop is up (route-book.ts),
+ * and the build itself waits for that link to answer a probe (builds.ts).
  */
 export const STORED_ROUTES_WAIT_MS = 15_000;
 /** Fault injection for tests only: publish every cost multiplied by this factor (a liar). */
@@ -180,9 +180,11 @@ export class MultiHop {
       board: this.board,
       paths: this.paths,
       hopInfo: (n) => this.dir.hopInfo(n),
+      // a link whose session is installed here but not yet at the peer drops the build's first
+      // cell, and a lost build costs the agent its whole build timeout: builds wait for an echo
       hasLink: (n) => {
         const e = this.dir.byId(n);
-        return e !== undefined && this.links.linkOf(e.idHex) !== undefined;
+        return e !== undefined && this.links.linkOf(e.idHex) !== undefined && this.rtt.answered(e.idHex);
       },
       observe: (ob) => {
         if (ob.type === "built" || ob.type === "pathFailed") this.#pathEvent(ob);
