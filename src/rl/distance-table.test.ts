@@ -121,6 +121,34 @@ describe("distance table", () => {
     }
   });
 
+  test("summaries list their entries in slot order: ascending ids where slots are ids, first heard otherwise", () => {
+    for (const base of [0, 1 << 20]) {
+      const t = new DistanceTable(base, HOP_CAP, 0.1);
+      t.addNeighbour(base + 1, 10, 0);
+      const heard = [907, 12, 455, 3, 1200, 64];
+      t.apply(
+        summary(
+          base + 1,
+          1,
+          false,
+          heard.map((k) => [base + k, 100 + k, 2, base + 1]),
+        ),
+        0,
+      );
+      const full = [...t.snapshotSummary(1).dests];
+      const delta = [...t.takeSummary(2, false).dests];
+      const ids = [base + 1, ...heard.map((k) => base + k)];
+      const want = base === 0 ? [...ids].sort((a, b) => a - b) : ids;
+      expect(full).toEqual(want);
+      expect(delta).toEqual(want);
+      // a change later is published alone, and the full summary still lists every destination once
+      t.apply(summary(base + 1, 2, false, [[base + 12, 1000, 2, base + 1]]), 1);
+      expect([...t.takeSummary(3, false).dests]).toEqual([base + 12]);
+      expect([...t.snapshotSummary(4).dests]).toEqual(want);
+      expect(t.destinations).toBe(want.length);
+    }
+  });
+
   test("replays are refused, split horizon withdraws, a full summary replaces what a neighbour claimed", () => {
     const t = new DistanceTable(0, HOP_CAP, 0.1);
     t.addNeighbour(1, 10, 0);
