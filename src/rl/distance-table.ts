@@ -105,6 +105,11 @@ export class DistanceTable {
     return this.count;
   }
 
+  /** Slots the per-slot arrays hold (their memory is about 48 bytes per slot with 8 neighbours). */
+  get capacity(): number {
+    return this.cap;
+  }
+
   get pendingChanges(): number {
     return this.dirty.length;
   }
@@ -415,14 +420,14 @@ export class DistanceTable {
   /** Grows the arrays, at once, to hold every destination of `dests` from index `from` on. */
   private reserve(dests: Uint32Array, from: number): void {
     let need = 0;
-    let sparse = this.nextSparse;
+    let sparse = 0;
     for (let i = from; i < dests.length; i++) {
       const d = dests[i]!;
       if (this.find(d) >= 0) continue;
       if (this.identity && d < DENSE_IDS) need = Math.max(need, d + 1);
       else sparse++; // an upper bound: repeats count twice
     }
-    need = Math.max(need, sparse);
+    if (sparse > 0) need = Math.max(need, this.nextSparse + sparse);
     if (need > this.cap) this.grow(need);
   }
 
