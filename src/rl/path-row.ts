@@ -128,6 +128,11 @@ export class DestState {
   stored: StoredRoute[] = [];
   nextStoredAt = 0;
   choice: Choice;
+  /** Bumped whenever a row other than the active one changes, or the rows' roles do. */
+  version = 0;
+  /** policy.ts challengerFloor as of `version` (floorVersion −1: none). */
+  challengerFloor = 0;
+  floorVersion = -1;
 
   constructor(
     readonly dest: NodeId,

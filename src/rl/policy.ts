@@ -81,6 +81,27 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
   return best;
 }
 
+/**
+ * A bound below every proofBound pickBetter compares, that stays one while no row but the active
+ * path changes: time only lowers a row's n (raising its bound), and the active path's spread only
+ * ever raises one. While it is at least (1 − switchMargin) × the active path's cost, pickBetter finds
+ * nothing, so it need not look (route-book.ts; the per-tick scan of every row was a tenth of a
+ * 5,000-node simulation).
+ */
+export function challengerFloor(ds: DestState, now: number, p: AgentParams): number {
+  const a = ds.active;
+  let floor = Number.POSITIVE_INFINITY;
+  if (!a) return floor;
+  for (const r of ds.paths) {
+    if (r === a || !r.healthy()) continue;
+    const n = r.est.weightAt(now, p.discountHalfLifeMs);
+    if (n < p.minSamples - 0.5) continue;
+    if (a.burst.nEff > 0 && r.burst.nEff === 0) continue;
+    floor = Math.min(floor, r.cost() + (p.lcbBeta * r.est.sd()) / Math.sqrt(n));
+  }
+  return floor;
+}
+
 /** The best healthy non-active row, node-disjoint from the active one if any such row exists. */
 export function pickStandby(ds: DestState): PathRow | null {
   const a = ds.active;

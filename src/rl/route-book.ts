@@ -5,7 +5,15 @@
  */
 import { type DestState, PathRow, type StoredRoute } from "./path-row.ts";
 import { validPath } from "./path-rules.ts";
-import { pickBetter, pickChallenger, pickDuel, pickFailover, pickStandby, standbyShared } from "./policy.ts";
+import {
+  challengerFloor,
+  pickBetter,
+  pickChallenger,
+  pickDuel,
+  pickFailover,
+  pickStandby,
+  standbyShared,
+} from "./policy.ts";
 import { RouteState, WARM_AGREEMENT } from "./route-state.ts";
 import { inconsistentHops } from "./suspicion.ts";
 import type { Hops, NodeId } from "./types.ts";
@@ -185,7 +193,7 @@ export class RouteBook extends RouteState {
       const t = pickFailover(ds);
       if (t) this.switchTo(ds, t, ds.active ? "failover" : "first", now);
     } else {
-      const b = p.measure ? pickBetter(ds, now, p) : this.byClaim(ds);
+      const b = p.measure ? this.better(ds, now) : this.byClaim(ds);
       if (b) this.switchTo(ds, b, "better", now);
     }
     if (p.standby && (!ds.standby?.healthy() || standbyShared(ds))) {
@@ -230,6 +238,21 @@ export class RouteBook extends RouteState {
         this.build(ds, now, "best");
       }
     }
+  }
+
+  /** pickBetter, unless nothing but the active path changed since it last found nothing and cannot find anything now. */
+  private better(ds: DestState, now: number): PathRow | null {
+    const p = this.p;
+    const margin = 1 - p.switchMargin;
+    if (ds.floorVersion === ds.version && ds.challengerFloor >= margin * ds.active!.cost()) return null;
+    const b = pickBetter(ds, now, p);
+    const dwelling = ds.activeChosen && now - ds.activeSince < p.minDwellMs;
+    if (b || !p.hysteresis || dwelling) ds.floorVersion = -1;
+    else {
+      ds.floorVersion = ds.version;
+      ds.challengerFloor = challengerFloor(ds, now, p);
+    }
+    return b;
   }
 
   /** The claimed cost to each wanted destination (to tell, after new claims, which improved). */

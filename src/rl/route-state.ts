@@ -169,6 +169,7 @@ export class RouteState {
     // next train rather than after a dozen.
     if (r.burst.nEff > 0 && ms < r.burst.mu) r.burst.reset();
     r.burst.add(ms, now, this.p.discountHalfLifeMs, this.p.burstMaxWeight);
+    this.changed(r);
   }
 
   /* ---- state changes ---- */
@@ -183,6 +184,8 @@ export class RouteState {
     r.lastOkAt = now;
     r.backoffMs = 1_000;
     r.dirty = true;
+    // the active path's own samples are read afresh by every decision; any other row's may change one
+    if (r.state !== "active") this.changed(r);
     if (r.state === "suspect") {
       r.state = "candidate";
       const ds = this.dests.get(r.dest);
@@ -257,7 +260,14 @@ export class RouteState {
     this.out.push({ type: "retire", pathId: r.id, hops: r.hops });
   }
 
+  /** A row other than the active path changed: decisions cached on its destination are stale. */
+  private changed(r: PathRow): void {
+    const ds = this.dests.get(r.dest);
+    if (ds) ds.version++;
+  }
+
   protected roles(ds: DestState): void {
+    ds.version++;
     for (const r of ds.paths) {
       if (r.state === "suspect") continue;
       if (r === ds.active) r.state = "active";
