@@ -206,6 +206,16 @@ export class Agent {
     this.book.noteSent(dest, pathId, now);
   }
 
+  /** `choose` and `noteSent` in one: a packet to `dest` leaves now on the returned path. */
+  send(dest: NodeId, now: number): Choice {
+    return this.book.send(dest, now).choice;
+  }
+
+  /** `observe({ type: "ack", … })` without the object: data sent at `sentAt` on `pathId` was acked. */
+  ack(pathId: number, sentAt: number, rttMs: number, now: number): void {
+    this.book.ack(pathId, sentAt, rttMs, now);
+  }
+
   observe(o: Observation, now: number): void {
     switch (o.type) {
       case "probeReply": {

@@ -46,7 +46,17 @@ export class RouteBook extends RouteState {
 
   noteSent(dest: NodeId, pathId: number, now: number): void {
     const row = this.rows.get(pathId);
-    if (!row || row.dest !== dest) return;
+    if (row && row.dest === dest) this.sentOn(row, now);
+  }
+
+  /** `demand` and `noteSent` on the active path, in one lookup: a packet to `dest` leaves now. */
+  send(dest: NodeId, now: number): DestState {
+    const ds = this.demand(dest, now);
+    if (ds.active) this.sentOn(ds.active, now);
+    return ds;
+  }
+
+  private sentOn(row: PathRow, now: number): void {
     if (Number.isFinite(row.lastSentAt)) {
       row.sendGapMs = 0.875 * row.sendGapMs + 0.125 * Math.min(1_000, now - row.lastSentAt);
     }
@@ -230,12 +240,13 @@ export class RouteBook extends RouteState {
       let best = Number.POSITIVE_INFINITY;
       for (const r of ds.paths) if (r.healthy()) best = Math.min(best, r.cost());
       const est = this.table.estimate(ds.dest);
-      const first = this.table.bestNext(ds.dest, EMPTY, p.hopCap)?.[0] ?? -1;
-      const moved = first !== ds.lastHintFirst || est < (1 - p.switchMargin) * ds.lastHintMs;
-      if (est < (1 - p.switchMargin) * best && moved) {
-        ds.lastHintFirst = first;
-        ds.lastHintMs = est;
-        this.build(ds, now, "best");
+      if (est < (1 - p.switchMargin) * best) {
+        const first = this.table.bestNext(ds.dest, EMPTY, p.hopCap)?.[0] ?? -1;
+        if (first !== ds.lastHintFirst || est < (1 - p.switchMargin) * ds.lastHintMs) {
+          ds.lastHintFirst = first;
+          ds.lastHintMs = est;
+          this.build(ds, now, "best");
+        }
       }
     }
   }

@@ -122,6 +122,7 @@ export class Network {
     r.ok = false;
     r.ms = 0;
     const k = hops.length;
+    const advs = this.adversaries.size > 0 ? this.adversaries : null;
     for (let i = 0; i < k; i++) {
       const u = reverse ? hops[k - 1 - i]! : i === 0 ? src : hops[i - 1]!;
       const v = reverse ? (i === k - 1 ? src : hops[k - 2 - i]!) : hops[i]!;
@@ -129,7 +130,7 @@ export class Network {
       if (li < 0 || this.linkUp[li] === 0 || this.nodeUp[v] === 0 || this.nodeUp[u] === 0) return r;
       if (this.rng.next() < this.lossOf(li)) return r;
       r.ms += this.sampleMs(li);
-      const adv = i > 0 ? this.adversaries.get(u) : undefined;
+      const adv = advs && i > 0 ? advs.get(u) : undefined;
       if (adv) {
         if (this.rng.next() < adv.dropShare) return r;
         r.ms += adv.extraMs;

@@ -142,12 +142,11 @@ export class World {
     const m = this.metrics;
     const counted = m.inWindow(t);
     const ag = this.agents[src]!;
-    const c = ag.choose(dst, t);
+    const c = ag.send(dst, t);
     if (counted) m.sent++;
     if (!c.path) {
       if (counted) m.noPath++;
     } else {
-      ag.noteSent(dst, c.pathId, t);
       const w = net.walk(src, c.path, false);
       if (w.ok) {
         const fwd = w.ms;
@@ -158,8 +157,7 @@ export class World {
           const rtt = fwd + back.ms;
           const pathId = c.pathId;
           this.q.at(t + rtt, () => {
-            if (this.agents[src] === ag)
-              ag.observe({ type: "ack", pathId, sentAt: t, rttMs: rtt }, this.q.now);
+            if (this.agents[src] === ag) ag.ack(pathId, t, rtt, this.q.now);
           });
         }
       }
