@@ -546,12 +546,10 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
     lossySlowAvoided,
     190_000,
   );
-  test.todo(
-    "a restarted node picks the good path from its stored Q-table before a cold one — met in 6 of 8 runs since the " +
-      "scenario sets its +40 ms (after the node was up, warm / cold ms: 4630/14929, 34631/45681, 6563/15983, " +
-      "25359/16665 ✗, 3029/39836, 3010/18285, 4020/10974, 9604/6057 ✗): the stored builds wait for the hops' " +
-      "link sessions and certificates (6–10 s after a restart), so a cold node whose claims arrive in time can be " +
-      "as quick, and under a load average of 10–13 the good side measured 430–520 ms against 250–350 ms",
+  // Four consecutive focused runs on the final code (after the node was up, warm / cold ms):
+  // 3191/18909, 7338/≥60266, 3011/33699, 3013/≥60051 (load average 10–11 on 2 cores).
+  test(
+    "a restarted node picks the good path from its stored Q-table before a cold one",
     warmBeforeCold,
     240_000,
   );
