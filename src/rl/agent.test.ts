@@ -16,7 +16,7 @@ function claims(origin: NodeId, seq: number, entries: [NodeId, number, number][]
   };
 }
 
-const of = <T extends Action["type"]>(acts: Action[], type: T) =>
+const of = <T extends Action["type"]>(acts: readonly Action[], type: T) =>
   acts.filter((a): a is Extract<Action, { type: T }> => a.type === type);
 
 /**

@@ -260,7 +260,7 @@ export class Agent {
 
   /* ---- time ---- */
 
-  tick(now: number): Action[] {
+  tick(now: number): readonly Action[] {
     const p = this.params;
     for (const link of this.book.expiredLinkProbes(now)) {
       const l = this.links.get(link);

@@ -16,7 +16,8 @@ function claims(origin: NodeId, seq: number, entries: [NodeId, number, number, N
   };
 }
 
-const builds = (a: Action[]) => a.filter((x): x is Extract<Action, { type: "build" }> => x.type === "build");
+const builds = (a: readonly Action[]) =>
+  a.filter((x): x is Extract<Action, { type: "build" }> => x.type === "build");
 
 /**
  * Node 0 on a ring: neighbour 1 (a liar: claims 9 at 0.1 ms through 2) and neighbour 6, whose own
@@ -134,7 +135,7 @@ const STORED = [
   { dest: 9, hops: [6, 5, 9], mu: 3, variance: 1, nEff: 10, loss: 0, lastMs: 0 },
   { dest: 9, hops: [1, 2, 9], mu: 45, variance: 4, nEff: 10, loss: 0, lastMs: 0 },
 ];
-const explicit = (a: Action[]) => builds(a).filter((b) => b.hops !== null);
+const explicit = (a: readonly Action[]) => builds(a).filter((b) => b.hops !== null);
 
 describe("agent - warm start order", () => {
   test("stored routes are rebuilt one at a time, the best first: it is the first path, the worse one follows", () => {

@@ -45,6 +45,8 @@ export interface PendingBuild {
   readonly replaces: PathRow | null;
 }
 const SUSPECT_BACKOFF_MAX_MS = 60_000;
+const NO_ACTIONS: readonly Action[] = Object.freeze([]);
+const NO_NODES: readonly NodeId[] = Object.freeze([]);
 /** A first measurement within this factor of what was known (build RTT, stored μ) agrees with it. */
 export const WARM_AGREEMENT = 1.2;
 /** Stored destinations rebuilt eagerly at start (most recent first). */
@@ -79,8 +81,10 @@ export class RouteState {
     this.out.push(a);
   }
 
-  drain(): Action[] {
+  /** The actions queued since the last call (most ticks queue none: no array is made for those). */
+  drain(): readonly Action[] {
     const a = this.out;
+    if (a.length === 0) return NO_ACTIONS;
     this.out = [];
     return a;
   }
@@ -115,15 +119,15 @@ export class RouteState {
     return e.n;
   }
 
-  expiredLinkProbes(now: number): NodeId[] {
-    const out: NodeId[] = [];
+  expiredLinkProbes(now: number): readonly NodeId[] {
+    let out: NodeId[] | null = null;
     for (const [id, e] of this.linkProbes) {
       if (now >= e.timeoutAt) {
         this.linkProbes.delete(id);
-        out.push(e.n);
+        (out ??= []).push(e.n);
       }
     }
-    return out;
+    return out ?? NO_NODES;
   }
 
   /* ---- trains (burst.ts): carried out by nodes that can send them ---- */
