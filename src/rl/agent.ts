@@ -65,6 +65,8 @@ export class Agent {
   private nextTrustCheckAt = 0;
   private suspectedCache: NodeId[] = [];
   private suspectedUntil = Number.NEGATIVE_INFINITY;
+  /** No link is due for a probe before this (−∞: look; a link event may have changed that). */
+  private linkProbeDueAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: AgentOptions) {
     this.self = opts.self;
@@ -94,6 +96,7 @@ export class Agent {
     const ms = link.costMs();
     this.table.addNeighbour(n, Number.isNaN(ms) ? this.typicalLinkMs() : ms, now);
     link.nextProbeAt = now;
+    this.linkProbeDueAt = Number.NEGATIVE_INFINITY;
     this.book.claimsImproved(before, now);
     this.book.push({ type: "requestSummary", neighbour: n });
   }
@@ -224,6 +227,7 @@ export class Agent {
           const l = this.links.get(link);
           if (l) {
             l.probeInFlight = false;
+            this.linkProbeDueAt = Number.NEGATIVE_INFINITY;
             l.fails = 0;
             this.linkSample(l, o.rttMs, now);
           }
@@ -267,13 +271,22 @@ export class Agent {
       if (l) {
         l.probeInFlight = false;
         l.fails++;
+        this.linkProbeDueAt = Number.NEGATIVE_INFINITY;
       }
     }
-    for (const l of this.links.values()) {
-      if (!l.up || l.probeInFlight || now < l.nextProbeAt) continue;
-      l.probeInFlight = true;
-      l.nextProbeAt = now + jitterMs(this.rng, p.linkProbeMs, p.timerJitter);
-      this.book.linkProbe(l.id, now, Math.max(p.probeTimeoutFloorMs, 3 * (l.rtt.srtt || 100)));
+    if (now >= this.linkProbeDueAt) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const l of this.links.values()) {
+        if (!l.up || l.probeInFlight) continue;
+        if (now < l.nextProbeAt) {
+          next = Math.min(next, l.nextProbeAt);
+          continue;
+        }
+        l.probeInFlight = true;
+        l.nextProbeAt = now + jitterMs(this.rng, p.linkProbeMs, p.timerJitter);
+        this.book.linkProbe(l.id, now, Math.max(p.probeTimeoutFloorMs, 3 * (l.rtt.srtt || 100)));
+      }
+      this.linkProbeDueAt = next;
     }
     if (now >= this.nextTrustCheckAt) {
       this.nextTrustCheckAt = now + 5_000;
@@ -322,6 +335,7 @@ export class Agent {
       l.rtt.add(r.srtt);
       this.links.set(r.neighbour, l);
     }
+    this.linkProbeDueAt = Number.NEGATIVE_INFINITY;
     this.book.importRoutes(routes, now);
   }
 

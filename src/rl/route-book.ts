@@ -178,13 +178,27 @@ export class RouteBook extends RouteState {
   /* ---- time ---- */
 
   tick(now: number): void {
-    for (const [id, e] of this.pathProbes) {
-      if (now < e.timeoutAt) continue;
-      this.pathProbes.delete(id);
-      e.row.probeInFlight = false;
-      if (this.rows.has(e.row.id)) this.failure(e.row, now);
+    if (now >= this.pathProbesDueAt) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const [id, e] of this.pathProbes) {
+        if (now < e.timeoutAt) {
+          next = Math.min(next, e.timeoutAt);
+          continue;
+        }
+        this.pathProbes.delete(id);
+        e.row.probeInFlight = false;
+        if (this.rows.has(e.row.id)) this.failure(e.row, now);
+      }
+      this.pathProbesDueAt = next;
     }
-    for (const [id, b] of this.builds) if (now >= b.timeoutAt) this.buildFailed(id, now);
+    if (now >= this.buildsDueAt) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const [id, b] of this.builds) {
+        if (now >= b.timeoutAt) this.buildFailed(id, now);
+        else next = Math.min(next, b.timeoutAt);
+      }
+      this.buildsDueAt = next;
+    }
     for (const ds of this.dests.values()) {
       if (now - ds.lastDemand < this.p.idleDestMs) this.tickDest(ds, now);
     }
@@ -346,7 +360,15 @@ export class RouteBook extends RouteState {
       else if (r === ds.active && now - r.lastSentAt > IDLE_PROBE_AFTER_MS) period = p.standbyProbeMs;
       if (period > 0) this.sendProbe(r, now, period);
     }
-    const duel = this.p.measure ? pickDuel(ds, now, p) : null;
+    // pickDuel's bounds cost a few logarithms a row: only worth it if some row could be probed now
+    let probeable = false;
+    for (const r of ds.paths) {
+      if (r !== ds.active && !r.probeInFlight && now >= r.nextProbeAt && r.healthy()) {
+        probeable = true;
+        break;
+      }
+    }
+    const duel = this.p.measure && probeable ? pickDuel(ds, now, p) : null;
     if (duel && !duel.probeInFlight && now >= duel.nextProbeAt) this.sendProbe(duel, now, p.freshProbeMs);
     if (now >= ds.nextChallengeAt) {
       ds.nextChallengeAt = now + this.jit(p.challengerProbeMs);
@@ -359,7 +381,9 @@ export class RouteBook extends RouteState {
     const id = this.nextId++;
     r.probeInFlight = true;
     r.nextProbeAt = now + (period > 0 ? this.jit(period) : 0);
-    this.pathProbes.set(id, { row: r, timeoutAt: now + r.probeTimeoutMs(this.p) });
+    const timeoutAt = now + r.probeTimeoutMs(this.p);
+    this.pathProbes.set(id, { row: r, timeoutAt });
+    this.pathProbesDueAt = Math.min(this.pathProbesDueAt, timeoutAt);
     this.stats.pathProbes++;
     this.out.push({ type: "pathProbe", probeId: id, pathId: r.id, hops: r.hops });
   }
@@ -473,6 +497,7 @@ export class RouteBook extends RouteState {
       inherit,
       replaces,
     });
+    this.buildsDueAt = Math.min(this.buildsDueAt, now + BUILD_TIMEOUT_MS);
     this.out.push({ type: "build", buildId: id, dest: ds.dest, firstHop, hops: explicit, avoid });
   }
 

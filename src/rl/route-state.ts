@@ -63,6 +63,13 @@ export class RouteState {
   /** Neighbours whose link session is up (first hops a build may start from). */
   protected readonly up = new Set<NodeId>();
   protected nextId = 1;
+  /**
+   * Nothing times out before these: a link probe, a path probe, a build. Lower bounds (a reply does
+   * not raise them), so a tick looks through the pending ones only when one may be due.
+   */
+  private linkProbesDueAt = Number.POSITIVE_INFINITY;
+  protected pathProbesDueAt = Number.POSITIVE_INFINITY;
+  protected buildsDueAt = Number.POSITIVE_INFINITY;
 
   constructor(
     protected readonly self: NodeId,
@@ -108,6 +115,7 @@ export class RouteState {
   linkProbe(n: NodeId, now: number, timeoutMs: number): void {
     const id = this.nextId++;
     this.linkProbes.set(id, { n, timeoutAt: now + timeoutMs });
+    this.linkProbesDueAt = Math.min(this.linkProbesDueAt, now + timeoutMs);
     this.stats.linkProbes++;
     this.out.push({ type: "linkProbe", probeId: id, neighbour: n });
   }
@@ -120,13 +128,16 @@ export class RouteState {
   }
 
   expiredLinkProbes(now: number): readonly NodeId[] {
+    if (now < this.linkProbesDueAt) return NO_NODES;
     let out: NodeId[] | null = null;
+    let next = Number.POSITIVE_INFINITY;
     for (const [id, e] of this.linkProbes) {
       if (now >= e.timeoutAt) {
         this.linkProbes.delete(id);
         (out ??= []).push(e.n);
-      }
+      } else next = Math.min(next, e.timeoutAt);
     }
+    this.linkProbesDueAt = next;
     return out ?? NO_NODES;
   }
 
