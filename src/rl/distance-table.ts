@@ -234,7 +234,7 @@ export class DistanceTable {
       let s = identity && d < DENSE_IDS ? (has[d] === 1 ? d : -1) : this.find(d);
       if (s < 0) {
         // new destinations: make room for all this summary may still bring at once
-        this.reserve(dests, i);
+        if ((identity && d < DENSE_IDS ? d : this.nextSparse) >= this.cap) this.reserve(dests, i);
         s = this.slot(d);
         e = col.e;
         has = this.has;
