@@ -133,6 +133,8 @@ export class DestState {
   /** policy.ts challengerFloor as of `version` (floorVersion −1: none). */
   challengerFloor = 0;
   floorVersion = -1;
+  /** `version` when the standby was last looked at (route-book.ts). */
+  standbyVersion = -1;
 
   constructor(
     readonly dest: NodeId,

@@ -220,12 +220,16 @@ export class RouteBook extends RouteState {
       const b = p.measure ? this.better(ds, now) : this.byClaim(ds);
       if (b) this.switchTo(ds, b, "better", now);
     }
-    if (p.standby && (!ds.standby?.healthy() || standbyShared(ds))) {
-      const s = pickStandby(ds);
-      if (s !== ds.standby) {
-        ds.standby = s;
-        this.roles(ds);
+    // what the standby should be changes only with the rows (ds.version): looked at once per change
+    if (p.standby && ds.standbyVersion !== ds.version) {
+      if (!ds.standby?.healthy() || standbyShared(ds)) {
+        const s = pickStandby(ds);
+        if (s !== ds.standby) {
+          ds.standby = s;
+          this.roles(ds);
+        }
       }
+      ds.standbyVersion = ds.version;
     }
     if (now >= ds.nextMaintainAt) {
       ds.nextMaintainAt = now + MAINTAIN_EVERY_MS;
@@ -233,18 +237,16 @@ export class RouteBook extends RouteState {
     }
     this.probe(ds, now);
     if (ds.buildsInFlight > 0) return;
-    if (now >= ds.nextBuildAt) {
+    if (now >= ds.nextBuildAt && ds.paths.length < p.maxCandidates) {
       let healthy = 0;
       for (const r of ds.paths) if (r.state !== "suspect") healthy++;
-      if (ds.paths.length < p.maxCandidates) {
-        if (healthy < p.targetCandidates) {
-          this.build(ds, now, "diverse");
-          return;
-        }
-        if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) {
-          this.build(ds, now, "disjoint");
-          return;
-        }
+      if (healthy < p.targetCandidates) {
+        this.build(ds, now, "diverse");
+        return;
+      }
+      if (p.standby && ds.active && (!ds.standby || standbyShared(ds))) {
+        this.build(ds, now, "disjoint");
+        return;
       }
     }
     // hint builds do not wait for the failure back-off: they are bounded by hintBuildMs and by
