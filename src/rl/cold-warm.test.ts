@@ -138,55 +138,58 @@ const STORED = [
 const explicit = (a: readonly Action[]) => builds(a).filter((b) => b.hops !== null);
 
 describe("agent - warm start order", () => {
-  test("stored routes are rebuilt one at a time, the best first: it is the first path, the worse one follows", () => {
+  const answer = (ag: Agent, b: { buildId: number; hops: Hops | null }, at: number) =>
+    ag.observe(
+      {
+        type: "built",
+        buildId: b.buildId,
+        hops: b.hops!,
+        prefixRttMs: b.hops!.map((_, k) => k + 1),
+        claimsMs: b.hops!.map((_, k, h) => (k === h.length - 1 ? 0 : NaN)),
+      },
+      at,
+    );
+
+  test("stored routes are rebuilt together; the better one takes over when it answers after the worse", () => {
     const ag = new Agent({ self: 0, seed: 4 });
     ag.importRows(STORED, [], 0);
     ag.onLinkUp(1, 0, 1);
     ag.onLinkUp(6, 0, 1);
-    const bs = builds(ag.tick(0));
-    expect(bs.map((b) => b.hops)).toEqual([[6, 5, 9]]);
-    ag.observe(
-      {
-        type: "built",
-        buildId: bs[0]!.buildId,
-        hops: [6, 5, 9],
-        prefixRttMs: [1, 2, 3],
-        claimsMs: [NaN, NaN, 0],
-      },
-      250,
-    );
+    const bs = explicit(ag.tick(0));
+    expect(bs.map((b) => b.hops)).toEqual([
+      [6, 5, 9],
+      [1, 2, 9],
+    ]);
+    answer(ag, bs[1]!, 150); // the worse answers first: data goes at once
+    expect(ag.choose(9, 160).path).toEqual([1, 2, 9]);
+    answer(ag, bs[0]!, 250); // the node's own record ranks the other first
     expect(ag.choose(9, 260).path).toEqual([6, 5, 9]);
-    const seen = run(ag, 300, 5_000, {}, RTT);
-    expect(explicit(seen).map((b) => b.hops)).toContainEqual([1, 2, 9]);
+    run(ag, 300, 5_000, {}, RTT);
     expect(ag.choose(9, 5_000).path).toEqual([6, 5, 9]);
   });
 
-  test("a worse stored route waits for the better one's first hop, for a while", () => {
+  test("a stored route is built once its first hop is up; a better one whose hop comes up later takes over", () => {
     const ag = new Agent({ self: 0, seed: 4 });
     ag.importRows(STORED, [], 0);
-    ag.onLinkUp(1, 0, 1); // only the worse route's first hop is up (builds from the claims fail)
-    expect(explicit(run(ag, 0, 2_900, {}, RTT))).toEqual([]);
-    expect(explicit(run(ag, 2_900, 3_500, {}, RTT)).map((b) => b.hops)).toEqual([[1, 2, 9]]);
-  });
-
-  test("the better route's first hop coming up within the wait: it is built first", () => {
-    const ag = new Agent({ self: 0, seed: 4 });
-    ag.importRows(STORED, [], 0);
-    ag.onLinkUp(1, 0, 1);
-    expect(explicit(run(ag, 0, 1_000, {}, RTT))).toEqual([]);
-    ag.onLinkUp(6, 1_000, 1);
-    expect(explicit(run(ag, 1_000, 1_200, {}, RTT)).map((b) => b.hops)).toEqual([[6, 5, 9]]);
-    expect(ag.choose(9, 1_200).path).toEqual([6, 5, 9]);
-  });
-
-  test("when the worse stored route was built first, data moves to the better one without waiting out the dwell", () => {
-    const ag = new Agent({ self: 0, seed: 4 });
-    ag.importRows(STORED, [], 0);
-    ag.onLinkUp(1, 0, 1);
-    run(ag, 0, 3_500, {}, RTT);
-    expect(ag.choose(9, 3_500).path).toEqual([1, 2, 9]);
+    ag.onLinkUp(1, 0, 1); // only the worse route's first hop is up
+    expect(explicit(run(ag, 0, 500, {}, RTT)).map((b) => b.hops)).toEqual([[1, 2, 9]]);
+    expect(ag.choose(9, 500).path).toEqual([1, 2, 9]);
     ag.onLinkUp(6, 3_500, 1);
-    run(ag, 3_500, 7_000, {}, RTT);
-    expect(ag.choose(9, 7_000).path).toEqual([6, 5, 9]);
+    expect(explicit(run(ag, 3_500, 3_700, {}, RTT)).map((b) => b.hops)).toContainEqual([6, 5, 9]);
+    expect(ag.choose(9, 3_700).path).toEqual([6, 5, 9]);
+  });
+
+  test("a path chosen by measurement is not replaced by a stored route that answers late", () => {
+    const ag = new Agent({ self: 0, seed: 4 });
+    ag.importRows(STORED, [], 0);
+    ag.onLinkUp(1, 0, 1);
+    ag.onLinkUp(6, 0, 1);
+    const bs = explicit(ag.tick(0));
+    answer(ag, bs[1]!, 150);
+    // a later comparison made the worse-stored path the choice (activeChosen)
+    const ds = ag.destState(9)!;
+    ds.activeChosen = true;
+    answer(ag, bs[0]!, 250);
+    expect(ag.choose(9, 260).path).toEqual([1, 2, 9]);
   });
 });

@@ -30,6 +30,8 @@ export class PathRow {
   provisional = false;
   /** A stored estimate waiting for the first sample to confirm it (warm start). */
   inherit: { mu: number; variance: number; nEff: number; lastAt: number } | null = null;
+  /** The μ stored for these hops when the row was rebuilt from the store (warm start), else NaN. */
+  storedMu = Number.NaN;
   /** Set when a sample arrived since the store last took this row. */
   dirty = true;
 

@@ -31,8 +31,6 @@ const STORED_ROUTES_PER_DEST = 3;
 /** A stored route is tried this many times at most, this far apart (warm start). */
 const STORED_ATTEMPTS = 3;
 const STORED_RETRY_MS = 2_000;
-/** Worse stored routes wait this long (from loading) for a better one's first hop to come up. */
-const STORED_HOP_WAIT_MS = 3_000;
 /** A stored route whose first hop is not up this long after loading is dropped. */
 const STORED_HOP_GIVE_UP_MS = 60_000;
 /** While no stored route's first hop is up, they are looked at this often. */
@@ -148,7 +146,10 @@ export class RouteBook extends RouteState {
     }
     ds.paths.push(row);
     this.rows.set(id, row);
-    if (inh && !(inh instanceof PathRow)) ds.stored = ds.stored.filter((s) => s !== inh);
+    if (inh && !(inh instanceof PathRow)) {
+      ds.stored = ds.stored.filter((s) => s !== inh);
+      row.storedMu = inh.mu;
+    }
     ds.buildBackoffMs = BUILD_BACKOFF_MIN_MS;
     this.success(row, rtt, now);
     if (stale && this.rows.has(stale.id)) {
@@ -162,6 +163,8 @@ export class RouteBook extends RouteState {
       this.retire(old);
     }
     if (!ds.active) this.switchTo(ds, row, "first", now);
+    else if (!ds.activeChosen && row.storedMu < ds.active.storedMu && this.rows.has(row.id))
+      this.switchTo(ds, row, "first", now); // the better stored route (rebuildStored)
     this.roles(ds);
   }
 
@@ -443,17 +446,15 @@ export class RouteBook extends RouteState {
   }
 
   /**
-   * Rebuilds the stored routes (warm start), one at a time, the lowest stored μ first. The first
-   * path built becomes the active one: a worse stored route whose build happened to answer first
-   * would have to be beaten by measurement, which on a busy node takes far longer than a build.
-   *
-   * A route is tried only once its first hop is up (a restarted node's links come back one by one,
-   * after the routes are loaded), and a worse route waits for a better one whose first hop is not up
-   * yet, for STORED_HOP_WAIT_MS after the routes were loaded; a route whose first hop is not up
-   * within STORED_HOP_GIVE_UP_MS is dropped. A build that failed is tried again, STORED_ATTEMPTS
-   * times in all, and the routes tried least often go first (a failed best route does not hold up
-   * the next one); a build starts at most every STORED_RETRY_MS. A route that was built, or whose
-   * hops a built path already has, is done.
+   * Rebuilds the stored routes (warm start) whose first hop is up, all at once: the lot takes one
+   * path RTT, and a route that fails does not hold up the others. The first to answer carries data;
+   * a better stored route (lower stored μ) that answers later takes over at once while the active
+   * path is one no measurement chose (`built`): the node's own record ranks them, and a worse path
+   * that happened to answer first would otherwise have to be beaten by measurement, which on a busy
+   * node takes far longer than a build. A restarted node's links come back one by one, so a route
+   * waits for its first hop (looked at every STORED_POLL_MS, dropped if not up within
+   * STORED_HOP_GIVE_UP_MS); a build that failed is tried again, STORED_ATTEMPTS times in all,
+   * STORED_RETRY_MS apart. A route that was built, or whose hops a built path already has, is done.
    */
   private rebuildStored(ds: DestState, now: number): void {
     ds.stored = ds.stored.filter(
@@ -462,19 +463,14 @@ export class RouteBook extends RouteState {
         (s.attempts > 0 || now - s.lastMs < STORED_HOP_GIVE_UP_MS || this.up.has(s.hops[0]!)) &&
         !ds.paths.some((r) => r.sameHops(s.hops)),
     );
-    let pick: StoredRoute | undefined;
+    let started = false;
     for (const s of ds.stored.slice(0, STORED_ROUTES_PER_DEST)) {
-      if (this.up.has(s.hops[0]!)) {
-        if (!pick || s.attempts < pick.attempts) pick = s;
-      } else if (now - s.lastMs < STORED_HOP_WAIT_MS) break;
+      if (!this.up.has(s.hops[0]!)) continue;
+      s.attempts++;
+      this.startBuild(ds, s.hops[0]!, s.hops, [], Number.NaN, s, null, now);
+      started = true;
     }
-    if (!pick) {
-      ds.nextStoredAt = now + STORED_POLL_MS;
-      return;
-    }
-    pick.attempts++;
-    this.startBuild(ds, pick.hops[0]!, pick.hops, [], Number.NaN, pick, null, now);
-    ds.nextStoredAt = now + STORED_RETRY_MS;
+    ds.nextStoredAt = now + (started ? STORED_RETRY_MS : STORED_POLL_MS);
   }
 
   private startBuild(
