@@ -61,7 +61,7 @@ const PATH_LIFETIME_MS = 7 * 60_000;
 const STANDBY_PROBE_MS = 2_000;
 /**
  * Stored routes are handed to the agent when the first link session comes up, or after this long:
- * the agent rebuilds them one at a time, best first, each once its first hop is up (route-book.ts),
+ * the agent rebuilds them together, each once its first hop is up, the best stored one preferred (route-book.ts),
  * and the build itself waits for that link to answer a probe (builds.ts).
  */
 export const STORED_ROUTES_WAIT_MS = 15_000;
