@@ -129,16 +129,16 @@ export class RouteState {
 
   expiredLinkProbes(now: number): readonly NodeId[] {
     if (now < this.linkProbesDueAt) return NO_NODES;
-    let out: NodeId[] | null = null;
+    const out: NodeId[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const [id, e] of this.linkProbes) {
       if (now >= e.timeoutAt) {
         this.linkProbes.delete(id);
-        (out ??= []).push(e.n);
+        out.push(e.n);
       } else next = Math.min(next, e.timeoutAt);
     }
     this.linkProbesDueAt = next;
-    return out ?? NO_NODES;
+    return out;
   }
 
   /* ---- trains (burst.ts): carried out by nodes that can send them ---- */
