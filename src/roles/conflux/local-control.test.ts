@@ -3,9 +3,16 @@ import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { VeilnetError } from "../../errors.ts";
 import { FOLLOWER_MAX_PENDING_BYTES } from "./event-follower.ts";
 import { EventRing, type NodeEvent } from "./events.ts";
-import { connectError, followLocal, LocalControlServer, requestLocal } from "./local-control.ts";
+import {
+  connectError,
+  followLocal,
+  LocalControlError,
+  LocalControlServer,
+  requestLocal,
+} from "./local-control.ts";
 
 const socketPath = () => join(mkdtempSync(join(tmpdir(), "veilnet-lc-")), "veilnet.sock");
 
@@ -41,6 +48,37 @@ describe("local control socket", () => {
       server.stop();
     }
     await expect(requestLocal(path, "status")).rejects.toThrow("no node is running");
+  });
+
+  test("a refusal keeps the handler's error code; codes that are not plain, or name the socket itself, do not pass", async () => {
+    const path = socketPath();
+    const thrower = (code: string) => () => {
+      throw new VeilnetError(code, `failed with ${code}`);
+    };
+    const server = LocalControlServer.listen(path, {
+      typed: thrower("ADMIN_BAD_REQUEST"),
+      spoof: thrower("LOCAL_NO_NODE"),
+      odd: thrower("not-a-code"),
+      long: thrower(`A${"_B".repeat(40)}`),
+      plain: () => {
+        throw new Error("no code");
+      },
+    });
+    const codeOf = (cmd: string) =>
+      requestLocal(path, cmd).then(
+        () => "answered",
+        (e: unknown) => (e instanceof LocalControlError ? e.code : String(e)),
+      );
+    try {
+      expect(await codeOf("typed")).toBe("ADMIN_BAD_REQUEST");
+      await expect(requestLocal(path, "typed")).rejects.toThrow("failed with ADMIN_BAD_REQUEST");
+      expect(await codeOf("spoof")).toBe("LOCAL_REFUSED");
+      expect(await codeOf("odd")).toBe("LOCAL_REFUSED");
+      expect(await codeOf("long")).toBe("LOCAL_REFUSED");
+      expect(await codeOf("plain")).toBe("LOCAL_REFUSED");
+    } finally {
+      server.stop();
+    }
   });
 
   test("one-line reasons: no socket, stale socket, permission denied", async () => {

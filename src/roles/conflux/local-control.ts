@@ -130,7 +130,7 @@ function startStream(
     socket.data.stop = stream(request.args, follower);
   } catch (err) {
     follower.close();
-    reply(socket, { ok: false, error: err instanceof Error ? err.message : String(err) });
+    reply(socket, refusal(err));
     return;
   }
   follower.greet({ ok: true, stream: true }); // ahead of any replayed events
@@ -146,8 +146,30 @@ async function answer(
   try {
     return { ok: true, result: await handler(args) };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    return refusal(err);
   }
+}
+
+/** A handler's error as an answer: its message, and its code when it has one (VeilnetError). */
+function refusal(err: unknown): { ok: false; error: string; code?: string } {
+  const error = err instanceof Error ? err.message : String(err);
+  return err instanceof VeilnetError ? { ok: false, error, code: err.code } : { ok: false, error };
+}
+
+/**
+ * The code a refusal carries, if it is one a client may rethrow: upper-case words, and never a
+ * LOCAL_* code, which name what happened on the socket itself (a caller that falls back on
+ * LOCAL_NO_NODE must not be told that by a handler).
+ */
+const REMOTE_CODE = /^(?!LOCAL_)[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+const MAX_CODE_LENGTH = 64;
+
+function refusedError(parsed: { error?: unknown; code?: unknown }): LocalControlError {
+  const message = typeof parsed.error === "string" ? parsed.error : "request failed";
+  const c = parsed.code;
+  const code =
+    typeof c === "string" && c.length <= MAX_CODE_LENGTH && REMOTE_CODE.test(c) ? c : "LOCAL_REFUSED";
+  return new LocalControlError(code, message);
 }
 
 function reply(socket: Socket<Conn>, response: unknown): void {
@@ -225,11 +247,17 @@ export async function requestLocal(
     });
   });
   const parsed = parseResponse(response);
-  if (!parsed.ok) throw new LocalControlError("LOCAL_REFUSED", parsed.error ?? "request failed");
+  if (!parsed.ok) throw refusedError(parsed);
   return parsed.result;
 }
 
-function parseResponse(text: string): { ok: boolean; result?: unknown; error?: string; stream?: boolean } {
+function parseResponse(text: string): {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  code?: unknown;
+  stream?: boolean;
+} {
   try {
     const v = JSON.parse(text) as unknown;
     if (typeof v === "object" && v !== null && typeof (v as { ok?: unknown }).ok === "boolean")
@@ -281,7 +309,7 @@ export function followLocal(
             if (!greeted) {
               const head = parseResponse(line);
               if (!head.ok || !head.stream) {
-                reject(new LocalControlError("LOCAL_REFUSED", head.error ?? "the node refused the stream"));
+                reject(refusedError({ error: head.error ?? "the node refused the stream", code: head.code }));
                 socket.end();
                 return;
               }
