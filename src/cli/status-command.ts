@@ -5,9 +5,9 @@
  */
 import { join } from "node:path";
 import { defineCommand } from "citty";
+import { followLocal, requestLocal } from "../control/local-control.ts";
 import { UsageError } from "../errors.ts";
-import { CONFLUX_DEFAULTS } from "../roles/conflux/config.ts";
-import { followLocal, LOCAL_CONTROL_SOCKET, requestLocal } from "../roles/conflux/local-control.ts";
+import { CONFLUX_DEFAULTS, LOCAL_CONTROL_SOCKET } from "../roles/conflux/config.ts";
 import {
   formatCounters,
   formatEvent,

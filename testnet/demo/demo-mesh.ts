@@ -10,7 +10,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LOCAL_CONTROL_SOCKET, requestLocal } from "../../src/roles/conflux/local-control.ts";
+import { requestLocal } from "../../src/control/local-control.ts";
+import { LOCAL_CONTROL_SOCKET } from "../../src/roles/conflux/config.ts";
 import type { Mesh } from "../mesh.ts";
 import type { MeshProcess } from "../procs.ts";
 

@@ -30,6 +30,9 @@ export interface ConfluxConfig {
   readonly advertise: readonly string[];
 }
 
+/** The node's local control socket, in its state directory (control/local-control.ts). */
+export const LOCAL_CONTROL_SOCKET = "veilnet.sock";
+
 export const CONFLUX_DEFAULTS = {
   stateDir: "/var/lib/veilnet",
   /** Derived ports fall in [LISTEN_PORT_BASE, LISTEN_PORT_BASE + LISTEN_PORT_SPAN). */

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { followLocal, LocalControlServer } from "../../control/local-control.ts";
 import type { NodeEvent } from "./events.ts";
-import { followLocal, LocalControlServer } from "./local-control.ts";
 import { LocalViews } from "./local-views.ts";
 
 describe("local views: the events stream", () => {

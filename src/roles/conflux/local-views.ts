@@ -5,9 +5,9 @@
  * per-session facts (indices, rekeys) that the peer records do not hold.
  */
 import { SUITE_NAMES, Suite } from "../../anchor/aead/aead.ts";
-import type { EventFollower } from "./event-follower.ts";
+import type { EventFollower } from "../../control/event-follower.ts";
+import type { LocalHandler, LocalStreamHandler } from "../../control/local-control.ts";
 import { type EmitEvent, EventRing, type EventType } from "./events.ts";
-import type { LocalHandler, LocalStreamHandler } from "./local-control.ts";
 import { type MetricsPeer, renderMetrics } from "./metrics.ts";
 import type { ConfluxNode } from "./node.ts";
 import { REJECT_AFTER_MS, REKEY_AFTER_MS } from "./peer-manager.ts";

@@ -4,7 +4,7 @@
  * socket through which `veilnet admin` sends node commands over this warm link.
  */
 import type { Server } from "bun";
-import { LocalControlServer } from "../conflux/local-control.ts";
+import { LocalControlServer } from "../../control/local-control.ts";
 import { runAdmin } from "./admin/actions.ts";
 import { adminSocketHandlers, adminSocketPath } from "./admin/admin-socket.ts";
 import { type Authority, openAuthority } from "./authority.ts";

@@ -6,13 +6,14 @@
  * Guardian runs, the CLI does it all itself as before.
  *
  * A Unix socket in the Guardian state directory, 0600: whoever may use it may read the Guardian's
- * keys anyway. One JSON request per line (see roles/conflux/local-control.ts):
+ * keys anyway. One JSON request per line (see control/local-control.ts):
  *   {"cmd":"admin","verb":"quarantine","target":"9c39ec02","args":{"reason":"…"},"timeoutMs":5000}
  * → {"ok":true,"result":<AdminOutcome>}. Requests are parsed field by field; anything else is refused.
  *
  * Light on purpose: the CLI imports this before it knows whether it needs the heavy direct path.
  */
 import { join } from "node:path";
+import { LocalControlError, type LocalHandler, requestLocal } from "../../../control/local-control.ts";
 import {
   type AdminArgs,
   type AdminVerb,
@@ -20,7 +21,6 @@ import {
   parseAdminArgs,
 } from "../../../guardian-api/admin-protocol.ts";
 import { AdminProtocolError } from "../../../guardian-api/errors.ts";
-import { LocalControlError, type LocalHandler, requestLocal } from "../../conflux/local-control.ts";
 import type { AdminOutcome } from "./actions.ts";
 
 /** The socket's file name in the Guardian state directory. */

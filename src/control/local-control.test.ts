@@ -3,9 +3,9 @@ import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VeilnetError } from "../../errors.ts";
+import { VeilnetError } from "../errors.ts";
+import { EventRing, type NodeEvent } from "../roles/conflux/events.ts";
 import { FOLLOWER_MAX_PENDING_BYTES } from "./event-follower.ts";
-import { EventRing, type NodeEvent } from "./events.ts";
 import {
   connectError,
   followLocal,

@@ -1,14 +1,18 @@
 /**
- * One `veilnet events --follow` reader: newline-delimited JSON written to a non-blocking socket.
+ * One follower of a local control stream (a node's `veilnet events --follow`): newline-delimited
+ * JSON written to a non-blocking socket.
  * What the socket does not take at once waits in a bounded buffer; when that is full, events are
  * dropped and counted, and the reader is told how many with an `events.dropped` line before the next
  * event that fits. The node never waits for a reader and never holds more than the bound per reader.
  */
-import type { NodeEvent } from "./events.ts";
-
 /* Implementation constants */
 /** Bytes buffered for one slow reader before events are dropped. */
 export const FOLLOWER_MAX_PENDING_BYTES = 256 * 1024;
+
+/** What a stream carries: any JSON object with a time (a drop notice reuses it). */
+export interface FollowedEvent {
+  readonly at: number;
+}
 
 /** Writes what it can without blocking and returns how many bytes it took (Bun's socket.write). */
 export type NonBlockingWrite = (bytes: Uint8Array) => number;
@@ -49,7 +53,7 @@ export class EventFollower {
   }
 
   /** Queues one event (or drops it when the buffer is full) and writes what the socket takes. */
-  push(e: NodeEvent): void {
+  push(e: FollowedEvent): void {
     if (this.#closed) return;
     const line = encodeLine(e);
     // Room for the line and a notice of what was dropped before it (a notice is < 128 bytes).
@@ -117,6 +121,6 @@ export class EventFollower {
 
 const encoder = new TextEncoder();
 
-function encodeLine(e: NodeEvent): Uint8Array {
+function encodeLine(e: unknown): Uint8Array {
   return encoder.encode(`${JSON.stringify(e)}\n`);
 }

@@ -1,18 +1,18 @@
 /**
- * The node's local control socket: a Unix socket in the state directory (0600, so root-only when
- * the node runs as root) that answers one JSON request per line, e.g. {"cmd":"status"} →
+ * A local control socket: a Unix socket in a role's state directory (0600, so root-only when the
+ * role runs as root) that answers one JSON request per line, e.g. {"cmd":"status"} →
  * {"ok":true,"result":{...}}. A stream command ({"cmd":"events","follow":true}) answers
  * {"ok":true,"stream":true} and then one JSON event per line until the client closes; a slow
- * client loses events (counted and reported), never the node's time (event-follower.ts).
- * The `veilnet status|peers|sessions|routes|counters|events|metrics` commands are its clients.
- * Requests are bounded in size; unknown commands get an error.
+ * client loses events (counted and reported), never the server's time (event-follower.ts).
+ * The node serves `veilnet status|peers|sessions|routes|counters|events|metrics` on its
+ * LOCAL_CONTROL_SOCKET (roles/conflux/config.ts); the Guardian serves `veilnet admin` on its admin
+ * socket. Requests are bounded in size; unknown commands get an error.
  */
 import { chmodSync, existsSync, statSync, unlinkSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
-import { VeilnetError } from "../../errors.ts";
+import { VeilnetError } from "../errors.ts";
 import { EventFollower } from "./event-follower.ts";
 
-export const LOCAL_CONTROL_SOCKET = "veilnet.sock";
 const MAX_REQUEST_BYTES = 4096;
 /** A one-shot request the node has not answered by then is given up. */
 export const LOCAL_REQUEST_TIMEOUT_MS = 5_000;

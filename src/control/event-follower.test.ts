@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { EventRing, parseEvent } from "../roles/conflux/events.ts";
 import { EventFollower } from "./event-follower.ts";
-import { EventRing, parseEvent } from "./events.ts";
 
 /** A socket that takes `budget` bytes, then nothing until given more. */
 function slowSocket() {
