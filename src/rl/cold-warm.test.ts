@@ -150,12 +150,17 @@ describe("agent - warm start order", () => {
       at,
     );
 
-  test("stored routes are rebuilt together; the better one takes over when it answers after the worse", () => {
+  /** An agent restarted from STORED with both first hops up, and the builds of its first tick. */
+  const restartedWithBothHops = () => {
     const ag = new Agent({ self: 0, seed: 4 });
     ag.importRows(STORED, [], 0);
     ag.onLinkUp(1, 0, 1);
     ag.onLinkUp(6, 0, 1);
-    const bs = explicit(ag.tick(0));
+    return { ag, bs: explicit(ag.tick(0)) };
+  };
+
+  test("stored routes are rebuilt together; the better one takes over when it answers after the worse", () => {
+    const { ag, bs } = restartedWithBothHops();
     expect(bs.map((b) => b.hops)).toEqual([
       [6, 5, 9],
       [1, 2, 9],
@@ -180,11 +185,7 @@ describe("agent - warm start order", () => {
   });
 
   test("a path chosen by measurement is not replaced by a stored route that answers late", () => {
-    const ag = new Agent({ self: 0, seed: 4 });
-    ag.importRows(STORED, [], 0);
-    ag.onLinkUp(1, 0, 1);
-    ag.onLinkUp(6, 0, 1);
-    const bs = explicit(ag.tick(0));
+    const { ag, bs } = restartedWithBothHops();
     answer(ag, bs[1]!, 150);
     // a later comparison made the worse-stored path the choice (activeChosen)
     const ds = ag.destState(9)!;
