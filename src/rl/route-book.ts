@@ -14,7 +14,7 @@ import {
   pickStandby,
   standbyShared,
 } from "./policy.ts";
-import { RouteState, WARM_AGREEMENT } from "./route-state.ts";
+import { expireDue, RouteState, WARM_AGREEMENT } from "./route-state.ts";
 import { inconsistentHops } from "./suspicion.ts";
 import type { Hops, NodeId } from "./types.ts";
 
@@ -182,26 +182,14 @@ export class RouteBook extends RouteState {
 
   tick(now: number): void {
     if (now >= this.pathProbesDueAt) {
-      let next = Number.POSITIVE_INFINITY;
-      for (const [id, e] of this.pathProbes) {
-        if (now < e.timeoutAt) {
-          next = Math.min(next, e.timeoutAt);
-          continue;
-        }
+      this.pathProbesDueAt = expireDue(this.pathProbes, now, (id, e) => {
         this.pathProbes.delete(id);
         e.row.probeInFlight = false;
         if (this.rows.has(e.row.id)) this.failure(e.row, now);
-      }
-      this.pathProbesDueAt = next;
+      });
     }
-    if (now >= this.buildsDueAt) {
-      let next = Number.POSITIVE_INFINITY;
-      for (const [id, b] of this.builds) {
-        if (now >= b.timeoutAt) this.buildFailed(id, now);
-        else next = Math.min(next, b.timeoutAt);
-      }
-      this.buildsDueAt = next;
-    }
+    if (now >= this.buildsDueAt)
+      this.buildsDueAt = expireDue(this.builds, now, (id) => this.buildFailed(id, now));
     for (const ds of this.dests.values()) {
       if (now - ds.lastDemand < this.p.idleDestMs) this.tickDest(ds, now);
     }

@@ -52,6 +52,23 @@ export const WARM_AGREEMENT = 1.2;
 /** Stored destinations rebuilt eagerly at start (most recent first). */
 const EAGER_STORED_DESTS = 16;
 
+/**
+ * Calls `expire` for each entry of `pending` whose timeout has come, in insertion order (it may
+ * delete the entry), and returns the earliest timeout of the others: no entry is due before it.
+ */
+export function expireDue<T extends { readonly timeoutAt: number }>(
+  pending: Map<number, T>,
+  now: number,
+  expire: (id: number, entry: T) => void,
+): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const [id, e] of pending) {
+    if (now >= e.timeoutAt) expire(id, e);
+    else next = Math.min(next, e.timeoutAt);
+  }
+  return next;
+}
+
 export class RouteState {
   protected readonly dests = new Map<NodeId, DestState>();
   protected readonly rows = new Map<number, PathRow>();
@@ -130,14 +147,10 @@ export class RouteState {
   expiredLinkProbes(now: number): readonly NodeId[] {
     if (now < this.linkProbesDueAt) return NO_NODES;
     const out: NodeId[] = [];
-    let next = Number.POSITIVE_INFINITY;
-    for (const [id, e] of this.linkProbes) {
-      if (now >= e.timeoutAt) {
-        this.linkProbes.delete(id);
-        out.push(e.n);
-      } else next = Math.min(next, e.timeoutAt);
-    }
-    this.linkProbesDueAt = next;
+    this.linkProbesDueAt = expireDue(this.linkProbes, now, (id, e) => {
+      this.linkProbes.delete(id);
+      out.push(e.n);
+    });
     return out;
   }
 
