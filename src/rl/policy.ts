@@ -68,10 +68,7 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
   let best: PathRow | null = null;
   let bestUb = (1 - p.switchMargin) * aCost;
   for (const r of ds.paths) {
-    if (r === a || !r.healthy()) continue;
-    if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) continue;
-    // a path whose burst is unmeasured is not cheaper than one whose burst is known
-    if (a.burst.nEff > 0 && r.burst.nEff === 0) continue;
+    if (!mayChallenge(r, a, now, p)) continue;
     const ub = proofBound(r, a, now, p);
     if (ub < bestUb) {
       bestUb = ub;
@@ -93,13 +90,22 @@ export function challengerFloor(ds: DestState, now: number, p: AgentParams): num
   let floor = Number.POSITIVE_INFINITY;
   if (!a) return floor;
   for (const r of ds.paths) {
-    if (r === a || !r.healthy()) continue;
+    if (!mayChallenge(r, a, now, p)) continue;
     const n = r.est.weightAt(now, p.discountHalfLifeMs);
-    if (n < p.minSamples - 0.5) continue;
-    if (a.burst.nEff > 0 && r.burst.nEff === 0) continue;
     floor = Math.min(floor, r.cost() + (p.lcbBeta * r.est.sd()) / Math.sqrt(n));
   }
   return floor;
+}
+
+/**
+ * Whether pickBetter may move data from the active path `a` to `r`: healthy, sampled enough, and
+ * (a path whose burst is unmeasured is not cheaper than one whose burst is known) its burst measured
+ * if the active path's is.
+ */
+function mayChallenge(r: PathRow, a: PathRow, now: number, p: AgentParams): boolean {
+  if (r === a || !r.healthy()) return false;
+  if (r.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) return false;
+  return !(a.burst.nEff > 0 && r.burst.nEff === 0);
 }
 
 /** The best healthy non-active row, node-disjoint from the active one if any such row exists. */
