@@ -59,3 +59,32 @@ describe("challengerFloor", () => {
     expect(cleared).toBeGreaterThan(1_000);
   });
 });
+
+describe("pickBetter", () => {
+  /** A measured challenger (20 ms, 10 samples) against an active path with `samples` samples of 200 ms. */
+  function duel(samples: number, provisional: boolean): DestState {
+    const ds = new DestState(99, 0);
+    const active = new PathRow(1, 99, [10, 99], 0, 1e9);
+    for (let j = 0; j < samples; j++) active.est.add(200, 1_000, p.discountHalfLifeMs, p.maxWeight);
+    active.provisional = provisional;
+    active.state = "active";
+    const challenger = new PathRow(2, 99, [11, 99], 0, 1e9);
+    for (let j = 0; j < 10; j++) challenger.est.add(20, 1_000, p.discountHalfLifeMs, p.maxWeight);
+    challenger.state = "candidate";
+    ds.paths.push(active, challenger);
+    ds.active = active;
+    ds.activeChosen = false;
+    return ds;
+  }
+
+  test("does not leave an active path judged only by its build's RTT or by fewer samples than a challenger needs", () => {
+    expect(pickBetter(duel(1, true), 1_000, p)).toBeNull();
+    expect(pickBetter(duel(p.minSamples - 1, false), 1_000, p)).toBeNull();
+    expect(pickBetter(duel(p.minSamples, true), 1_000, p)).toBeNull();
+  });
+
+  test("leaves it once it has as many samples as a challenger needs", () => {
+    const ds = duel(p.minSamples, false);
+    expect(pickBetter(ds, 1_000, p)).toBe(ds.paths[1]!);
+  });
+});

@@ -65,6 +65,10 @@ export function pickBetter(ds: DestState, now: number, p: AgentParams): PathRow 
   }
   // the dwell protects a choice made by comparing paths; the first path to answer was no such choice
   if (ds.activeChosen && now - ds.activeSince < p.minDwellMs) return null;
+  // the active path is judged on as many samples as a challenger (mayChallenge): a build's RTT holds
+  // every hop's key exchange, and one ack on a busy host a stall; a restarted node that took its
+  // stored best path left it again for a worse one over such a figure
+  if (a.provisional || a.est.weightAt(now, p.discountHalfLifeMs) < p.minSamples - 0.5) return null;
   let best: PathRow | null = null;
   let bestUb = (1 - p.switchMargin) * aCost;
   for (const r of ds.paths) {

@@ -274,6 +274,11 @@ export class DemoMesh {
   }
 
   cleanupFiles(): void {
+    // VEILNET_TESTNET_KEEP=1 leaves the logs and state for a post-mortem
+    if (process.env.VEILNET_TESTNET_KEEP === "1") {
+      console.error(`testnet files kept in ${this.dir}`);
+      return;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
