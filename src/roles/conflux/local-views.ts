@@ -55,6 +55,12 @@ export class LocalViews {
         dataplane: node.io.counters(),
         handshakes: node.driver.counters,
         peers: node.peers.counters,
+        // every control message costs an ML-DSA-65 signature to send and a verification to accept
+        control: {
+          received: node.channel.received,
+          sent: node.channel.sent,
+          drops: node.channel.drops.snapshot(),
+        },
       }),
       events: (args) => {
         const limit = typeof args.limit === "number" && args.limit >= 0 ? args.limit : undefined;
