@@ -11,19 +11,23 @@ const SINK = `
 const [host, port] = process.argv.slice(-2);
 const h = new Bun.CryptoHasher("sha256");
 let n = 0;
+let firstAt = 0;
+let lastAt = 0;
 const srv = Bun.listen({
   hostname: host, port: Number(port),
   socket: {
-    data(_s, d) { n += d.length; h.update(d); },
-    close() { console.log(JSON.stringify({ bytes: n, sha256: h.digest("hex") })); srv.stop(true); },
+    data(_s, d) { n += d.length; h.update(d); lastAt = Date.now(); firstAt ||= lastAt; },
+    close() { console.log(JSON.stringify({ bytes: n, sha256: h.digest("hex"), firstAt, lastAt })); srv.stop(true); },
   },
 });
 console.log("listening");
 `;
 
 const SOURCE = `
-const [host, port, size] = process.argv.slice(-3);
+const [host, port, size, rate] = process.argv.slice(-4);
 const total = Number(size);
+// bytes per second, 0 for as fast as TCP goes: a paced stream is still in flight when a test cuts a link
+const paceMs = Number(rate) > 0 ? (65536 / Number(rate)) * 1000 : 0;
 const buf = new Uint8Array(total);
 crypto.getRandomValues(buf.subarray(0, Math.min(total, 65536)));
 for (let o = 65536; o < total; o += 65536) buf.set(buf.subarray(0, Math.min(65536, total - o)), o);
@@ -42,13 +46,21 @@ await new Promise((resolve, reject) => {
       connectError(_s, e) { reject(e); },
     },
   }).catch(reject);
+  let nextAt = performance.now();
+  let ended = false;
   function pump(s) {
     while (off < total) {
+      if (paceMs > 0 && performance.now() < nextAt) {
+        setTimeout(() => pump(s), nextAt - performance.now());
+        return;
+      }
       const w = s.write(buf.subarray(off, Math.min(total, off + 65536)));
       off += w;
+      nextAt += (paceMs * w) / 65536;
       if (w === 0) return;
     }
-    s.end();
+    if (!ended) s.end(); // a drain and a pacing timer may both get here
+    ended = true;
   }
 });
 console.log(JSON.stringify({ bytes: total, sha256: sha, ms: Math.round(performance.now() - t0) }));
@@ -58,6 +70,9 @@ export interface StreamResult {
   readonly bytes: number;
   readonly sha256: string;
   readonly ms?: number;
+  /** Wall-clock ms of the sink's first and last data (the sink's report only). */
+  readonly firstAt?: number;
+  readonly lastAt?: number;
 }
 
 /** Starts the sink on `to`; resolves once it listens. */
@@ -90,10 +105,11 @@ export async function sendStream(
   port: number,
   size: number,
   timeoutMs = 90_000,
+  bytesPerSecond = 0,
 ) {
   const r = await net.mesh.exec(
     from,
-    [process.execPath, "-e", SOURCE, net.ips.get(to)!, String(port), String(size)],
+    [process.execPath, "-e", SOURCE, net.ips.get(to)!, String(port), String(size), String(bytesPerSecond)],
     { timeoutMs },
   );
   const line = r.stdout.split("\n").find((l) => l.startsWith("{"));

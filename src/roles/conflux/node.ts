@@ -45,6 +45,12 @@ export const STARTUP_PRESENCE_MS = [1_000, 3_000, 7_000] as const;
  * it learns us at once; at most once per this interval, later rather than never.
  */
 export const PRESENCE_ECHO_MIN_MS = 250;
+/**
+ * Presences of one peer epoch answered at most: its first and its start-up repeats (an answer can
+ * be lost while gateway interest spreads). Unbounded, two nodes that never hold a session (no
+ * direct path: multi-hop only) answered each other's answers for ever, 4 presences a second each.
+ */
+export const PRESENCE_ANSWERS_PER_EPOCH = 1 + STARTUP_PRESENCE_MS.length;
 /** How long start-up waits for Guardian's current revocation list before going on without it. */
 export const REVOCATION_FETCH_WAIT_MS = 3_000;
 
@@ -252,7 +258,10 @@ export class ConfluxNode {
       (m) => {
         const p = decodePresence(m.body);
         const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch, p.quarantined);
-        if (peer && peer.established === undefined) this.#echoPresence();
+        if (peer && peer.established === undefined && peer.presenceAnswers < PRESENCE_ANSWERS_PER_EPOCH) {
+          peer.presenceAnswers++;
+          this.#echoPresence();
+        }
       },
       {
         learn: (_sender, env) => {

@@ -292,4 +292,18 @@ describe("peer manager", () => {
     expect(a.manager.onPresence(foreign.bytes, Date.now())).toBeUndefined();
     expect(a.manager.counters.presenceRejected).toBe(1);
   });
+
+  test("the count of answered presences starts at 0 and restarts with each new epoch only", () => {
+    const wire: FakeIO["wire"] = [];
+    const now = Date.now();
+    const a = makeNode("100.64.0.30", { ip: "198.18.0.30", port: 1 }, wire, [], now);
+    const b = makeNode("100.64.0.31", { ip: "198.18.0.31", port: 1 }, wire, [], now);
+    const peer = a.manager.onPresence(b.certificate.bytes, now)!; // learnt without an epoch
+    expect(peer.presenceAnswers).toBe(0);
+    peer.presenceAnswers = 4;
+    expect(a.manager.onPresence(b.certificate.bytes, now, 7)!.presenceAnswers).toBe(0); // first epoch
+    peer.presenceAnswers = 4;
+    expect(a.manager.onPresence(b.certificate.bytes, now, 7)!.presenceAnswers).toBe(4); // the same one
+    expect(a.manager.onPresence(b.certificate.bytes, now, 8)!.presenceAnswers).toBe(0); // restarted
+  });
 });

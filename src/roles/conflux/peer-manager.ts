@@ -62,6 +62,8 @@ export interface PeerRecord {
   quarantined: boolean;
   /** The epoch of the peer's last presence (undefined until one carried it). */
   epoch: number | undefined;
+  /** How many presences of this epoch the node answered with its own (node.ts; reset with the epoch). */
+  presenceAnswers: number;
 }
 
 export interface PeerManagerOptions {
@@ -153,6 +155,7 @@ export class PeerManager {
           this.#o.driver.dial(peer.cert, idHex, [last], now);
         }
       }
+      if (peer.epoch !== epoch) peer.presenceAnswers = 0;
       peer.epoch = epoch;
     }
     return peer;
@@ -398,6 +401,7 @@ function newRecord(idHex: string, cert: Certificate, now: number): PeerRecord {
     blocked: undefined,
     quarantined: false,
     epoch: undefined,
+    presenceAnswers: 0,
   };
 }
 
