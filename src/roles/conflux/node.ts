@@ -259,6 +259,7 @@ export class ConfluxNode {
         const p = decodePresence(m.body);
         const peer = this.peers.onPresence(p.certificate, Date.now(), p.epoch, p.quarantined);
         if (peer && peer.established === undefined && peer.presenceAnswers < PRESENCE_ANSWERS_PER_EPOCH) {
+          if (peer.presenceAnswers === 0) this.multihop?.onPeerArrived();
           peer.presenceAnswers++;
           this.#echoPresence();
         }

@@ -48,6 +48,15 @@ import { Trains } from "./trains.ts";
 export const ACK_ASK_MS = 20;
 /** The merged summary is republished in full this often (newcomers and restarted nodes catch up). */
 export const FULL_SUMMARY_MS = 15_000;
+/**
+ * A newcomer's (or restarted node's) first presence brings the next full summary forward to within
+ * this window (spread so the realm does not answer at once), but never closer than
+ * FULL_SUMMARY_MIN_GAP_MS to the last one: a cold node resolves routes through non-neighbours in
+ * about a second instead of waiting up to FULL_SUMMARY_MS, and arrivals cost each node at most one
+ * extra summary per gap.
+ */
+export const ARRIVAL_SUMMARY_WITHIN_MS = 1_000;
+export const FULL_SUMMARY_MIN_GAP_MS = 5_000;
 export const STORE_FLUSH_MS = 10_000;
 export const ROUTES_FILE = "routes.sqlite";
 /** Relays drop any path after 15 minutes (path/switch.ts): rotate well before. */
@@ -120,6 +129,7 @@ export class MultiHop {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #v4: Uint8Array;
   #fullDueAt = 0;
+  #lastFullAt = Number.NEGATIVE_INFINITY;
   #lastPoll = 0;
   #lastFlush = 0;
   #stopped = false;
@@ -232,6 +242,13 @@ export class MultiHop {
     }
   }
 
+  /** A node joined the realm or restarted (its first presence of an epoch): it needs our summary. */
+  onPeerArrived(): void {
+    const now = wallMs();
+    const soon = now + Math.random() * ARRIVAL_SUMMARY_WITHIN_MS;
+    this.#fullDueAt = Math.min(this.#fullDueAt, Math.max(soon, this.#lastFullAt + FULL_SUMMARY_MIN_GAP_MS));
+  }
+
   onLinkDown(idHex: string): void {
     const now = wallMs();
     const link = this.links.down(idHex);
@@ -285,6 +302,7 @@ export class MultiHop {
     }
     if (now >= this.#fullDueAt) {
       this.#fullDueAt = now + FULL_SUMMARY_MS;
+      this.#lastFullAt = now;
       this.#publish(this.agent.summary());
     }
     if (now - this.#lastFlush >= STORE_FLUSH_MS) this.flush(now);
