@@ -71,6 +71,14 @@ describe("control inbound", () => {
     expect(rx.drops.get(DropReason.UnknownSender)).toBe(1);
   });
 
+  it("ignores its own broadcasts delivered back to it without counting them as dropped", () => {
+    const self = Identity.generate(); // not in the receiver's directory, like a node's own keys
+    const rx = receiver(self);
+    const own = buildEnvelope(self, { topic: "a", body: new Uint8Array(4) });
+    expect(rx.accept(own.bytes, "a")).toBeNull();
+    expect(rx.drops.total()).toBe(0);
+  });
+
   it("a message signed by a known key but claiming another sender is forged", () => {
     const rx = receiver(bob);
     const env = buildEnvelope(mallory, { topic: "a", body: new Uint8Array(4) });

@@ -94,6 +94,9 @@ export class Inbound {
     if (opts.expectSender !== undefined && senderId !== opts.expectSender)
       return this.#drop(DropReason.Forged);
     let peer = this.#directory.get(senderId);
+    // our own broadcast, delivered back by NATS to our subscription: not a drop worth counting (it
+    // read as a steady trickle of unknown senders on every node)
+    if (!peer && senderId === this.#myId) return null;
     if (!peer && opts.learn && !sealed) {
       const keys = safe(() => opts.learn?.(senderId, env));
       if (keys) {

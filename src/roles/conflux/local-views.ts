@@ -59,7 +59,9 @@ export class LocalViews {
         control: {
           received: node.channel.received,
           sent: node.channel.sent,
-          drops: node.channel.drops.snapshot(),
+          ...Object.fromEntries(
+            Object.entries(node.channel.drops.snapshot()).map(([k, v]) => [`dropped ${k}`, v]),
+          ),
         },
       }),
       events: (args) => {
