@@ -622,8 +622,9 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
     lossySlowAvoided,
     190_000,
   );
-  // Focused runs (after the node was up, warm / cold ms): 1651/≥60055, 1153/16248. Figures before
-  // 2026-11-26 were rounded up to a multiple of 3 s by the scenario's log watcher.
+  // Focused runs (after the node was up, warm / cold ms): 704/5305, 486/6216; full runs 731/4877,
+  // 680/5469, 450/2815. Figures before 2026-11-26 were rounded up to a multiple of 3 s by the
+  // scenario's log watcher, and taken while a presence storm kept the machine busy.
   test(
     "a restarted node picks the good path from its stored Q-table before a cold one",
     warmBeforeCold,
