@@ -454,7 +454,7 @@ const showStored = (rows: { hops: string[]; mu: number; n: number }[]) =>
     ? "none"
     : rows.map((r) => `${r.hops.join(",")} μ ${r.mu.toFixed(1)} n ${r.n.toFixed(1)}`).join(" | ");
 
-/** Scenario "a restarted node picks the good path from its stored Q-table before a cold one" (timeout 240_000 ms). */
+/** Scenario "a restarted node picks the good path from its stored Q-table before a cold one" (timeout 300_000 ms). */
 async function warmBeforeCold(): Promise<void> {
   try {
     // The good path h1→h4 is h6,h5,h4: h2–h3 has +40 ms (set again here: the lossy/slow scenario
@@ -556,14 +556,24 @@ async function warmBeforeCold(): Promise<void> {
         return { total, afterUp: total - up, reached: true };
       });
     };
-    const warm = await timeToGood("warm");
-    await dropTable();
-    const cold = await timeToGood("cold");
+    // Two restarts of each kind, compared on their means: one timing of each is a coin toss
+    // whenever a cold node happens to resolve the good side first (it then needs only a build).
+    const warm = [await timeToGood("warm")];
+    await net!.demo.stopNode("h1"); // its table, written on exit, is the next warm start's
+    warm.push(await timeToGood("warm"));
+    const cold = [];
+    for (let i = 0; i < 2; i++) {
+      await dropTable();
+      cold.push(await timeToGood("cold"));
+    }
+    const ms = (r: { afterUp: number; reached: boolean }) =>
+      `${r.reached ? "" : "≥ "}${Math.round(r.afterUp)}`;
+    const mean = (rs: { afterUp: number }[]) => rs.reduce((sum, r) => sum + r.afterUp, 0) / rs.length;
     net!.log(
-      `warm/cold time to the good path after the node was up: ${Math.round(warm.afterUp)} / ${cold.reached ? "" : "≥ "}${Math.round(cold.afterUp)} ms = ` +
-        `${(warm.afterUp / cold.afterUp).toFixed(2)} (from the restart: ${Math.round(warm.total)} / ${Math.round(cold.total)} ms)`,
+      `warm/cold time to the good path after the node was up: warm ${warm.map(ms).join(", ")} ms, cold ${cold.map(ms).join(", ")} ms; ` +
+        `means ${Math.round(mean(warm))} / ${Math.round(mean(cold))} ms = ${(mean(warm) / mean(cold)).toFixed(2)}`,
     );
-    expect(warm.afterUp).toBeLessThan(cold.afterUp);
+    expect(mean(warm)).toBeLessThan(mean(cold));
   } catch (e) {
     failed = true;
     throw e;
@@ -628,6 +638,6 @@ describe.skipIf(!isRoot)("multi-hop routing on ring6 + control segment", () => {
   test(
     "a restarted node picks the good path from its stored Q-table before a cold one",
     warmBeforeCold,
-    240_000,
+    300_000,
   );
 });
